@@ -1,0 +1,1 @@
+"""Gatekey: API-key management and request authentication for AWS API Gateway."""

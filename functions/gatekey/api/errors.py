@@ -1,0 +1,73 @@
+"""The one place that maps domain errors and invalid input to HTTP answers of the shape `{"error": {...}}`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+
+from gatekey.domain import errors
+
+STATUS_OF: dict[type[errors.GatekeyError], HTTPStatus] = {
+    errors.InvalidRequestError: HTTPStatus.BAD_REQUEST,
+    errors.NotFoundError: HTTPStatus.NOT_FOUND,
+    errors.ForbiddenError: HTTPStatus.FORBIDDEN,
+    errors.ConflictError: HTTPStatus.CONFLICT,
+    errors.StorageUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def error_body(code: str, message: str) -> str:
+    return json.dumps({"error": {"code": code, "message": message}})
+
+
+def error_response(status: HTTPStatus, code: str, message: str) -> Response[str]:
+    return Response(
+        status_code=status.value, content_type=content_types.APPLICATION_JSON, body=error_body(code, message)
+    )
+
+
+def status_of(error: errors.GatekeyError) -> HTTPStatus:
+    for error_class in type(error).__mro__:
+        if error_class in STATUS_OF:
+            return STATUS_OF[error_class]
+    return HTTPStatus.BAD_REQUEST
+
+
+def describe_validation_errors(problems: Sequence[Any]) -> str:
+    """One sentence naming each offending field, e.g. `label: String should have at most 100 characters`."""
+    sentences = []
+    for problem in problems:
+        location = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path")]
+        if problem.get("type") == "json_invalid":
+            sentences.append("the request body is not valid JSON")
+            continue
+        message = str(problem.get("msg", "is invalid")).removeprefix("Value error, ")
+        sentences.append(f"{'.'.join(location) or 'request'}: {message}")
+    return "; ".join(dict.fromkeys(sentences)) or "the request is invalid"
+
+
+def register_error_handlers(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(errors.GatekeyError)
+    def domain_error(error: errors.GatekeyError) -> Response[str]:
+        return error_response(status_of(error), error.code, error.message)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_input(error: RequestValidationError) -> Response[str]:
+        return error_response(HTTPStatus.BAD_REQUEST, "invalid_request", describe_validation_errors(error.errors()))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_content_type(error: RequestUnsupportedContentType) -> Response[str]:
+        return error_response(HTTPStatus.BAD_REQUEST, "unsupported_content_type", "send the body as application/json")
+
+    @app.not_found
+    def no_such_route(error: RouteNotFoundError) -> Response[str]:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route")

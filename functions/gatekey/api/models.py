@@ -1,0 +1,186 @@
+"""Request and response bodies of the management API; pydantic validates them and OpenAPI documents them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
+
+from gatekey.domain.api_keys import ApiKey, RotationPolicy, normalize_cidrs
+from gatekey.domain.clock import to_iso
+from gatekey.domain.permissions import (
+    InvalidPermissionsError,
+    Permissions,
+    parse_permissions,
+    render_permissions,
+)
+
+LevelName = Literal["read", "write"]
+Label = Annotated[StrictStr, Field(min_length=1, max_length=100)]
+IpAllowlist = Annotated[list[StrictStr], Field(max_length=100)]
+
+
+class RequestBody(BaseModel):
+    """Unknown fields are an error, not silently dropped: a typo must not weaken a key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RotationIn(RequestBody):
+    interval_days: Annotated[StrictInt, Field(ge=1, le=365)]
+    grace_period_seconds: Annotated[StrictInt, Field(ge=0, le=604800)] = 0
+
+    def to_policy(self) -> RotationPolicy:
+        return RotationPolicy(self.interval_days, self.grace_period_seconds)
+
+
+def _validated_permissions(value: dict[str, LevelName] | None) -> dict[str, LevelName] | None:
+    if value is not None:
+        try:
+            parse_permissions(value)
+        except InvalidPermissionsError as error:
+            raise ValueError(str(error)) from error
+    return value
+
+
+def _validated_cidrs(value: list[str] | None) -> list[str] | None:
+    return normalize_cidrs(value) if value is not None else None
+
+
+class CreateKeyIn(RequestBody):
+    label: Label
+    type: Literal["main"] = "main"
+    auth_mode: Literal["bearer"] = "bearer"
+    permissions: dict[str, LevelName] = Field(default_factory=dict)
+    expires_at: AwareDatetime | None = None
+    ip_allowlist: IpAllowlist = Field(default_factory=list)
+    recoverable: StrictBool = False
+    rotation: RotationIn | None = None
+
+    _check_permissions = field_validator("permissions")(_validated_permissions)
+    _check_cidrs = field_validator("ip_allowlist")(_validated_cidrs)
+
+    def parsed_permissions(self) -> Permissions:
+        return parse_permissions(self.permissions)
+
+
+class UpdateKeyIn(RequestBody):
+    """Fields left out stay as they are; `expires_at` or `rotation` set to null are removed."""
+
+    label: Label | None = None
+    permissions: dict[str, LevelName] | None = None
+    expires_at: AwareDatetime | None = None
+    ip_allowlist: IpAllowlist | None = None
+    rotation: RotationIn | None = None
+
+    _check_permissions = field_validator("permissions")(_validated_permissions)
+    _check_cidrs = field_validator("ip_allowlist")(_validated_cidrs)
+
+    @field_validator("label", "permissions", "ip_allowlist", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value
+
+
+class RotateKeyIn(RequestBody):
+    grace_period_seconds: Annotated[StrictInt, Field(ge=0, le=604800)] = 0
+
+
+class RotationOut(BaseModel):
+    interval_days: int
+    grace_period_seconds: int
+
+
+class KeyOut(BaseModel):
+    id: str
+    org_id: str
+    type: str
+    user_id: str | None
+    label: str
+    hint: str
+    auth_mode: str
+    permissions: dict[str, LevelName]
+    status: Literal["active", "revoked", "expired"]
+    created_at: str
+    created_by: str
+    last_used_at: str | None
+    expires_at: str | None
+    ip_allowlist: list[str]
+    recoverable: bool
+    rotation: RotationOut | None
+    rotated_at: str | None
+
+    @classmethod
+    def of(cls, key: ApiKey, now: Any) -> KeyOut:
+        def iso(moment: Any) -> str | None:
+            return to_iso(moment) if moment else None
+
+        return cls(
+            id=key.key_id,
+            org_id=key.org_id,
+            type=key.type,
+            user_id=key.user_id,
+            label=key.label,
+            hint=key.hint,
+            auth_mode=key.auth_mode,
+            permissions=render_permissions(key.permissions),
+            status=key.status(now),
+            created_at=to_iso(key.created_at),
+            created_by=key.created_by,
+            last_used_at=iso(key.last_used_at),
+            expires_at=iso(key.expires_at),
+            ip_allowlist=key.ip_allowlist,
+            recoverable=key.recoverable,
+            rotation=RotationOut(**vars(key.rotation)) if key.rotation else None,
+            rotated_at=iso(key.rotated_at),
+        )
+
+
+class KeyWithSecretOut(KeyOut):
+    secret: str = Field(description="The token. Shown only in this response: store it now.")
+
+
+class KeyListOut(BaseModel):
+    data: list[KeyOut]
+    next_cursor: str | None
+
+
+class OrgOut(BaseModel):
+    id: str
+    name: str
+    key_limit: int
+    created_at: str
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    role: str
+
+
+class MeOut(BaseModel):
+    key: KeyOut
+    org: OrgOut
+    user: UserOut | None
+    connection: dict[str, str] | None
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,41 @@
+"""Opaque list cursors, bound to the tenant that received them so another tenant's cursor is refused."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from typing import cast
+
+from gatekey.domain.errors import InvalidRequestError
+
+_CHECK_LENGTH = 16
+
+
+def _check(org_id: str, payload: bytes) -> str:
+    return hashlib.sha256(org_id.encode() + b"\0" + payload).hexdigest()[:_CHECK_LENGTH]
+
+
+def encode_cursor(org_id: str, position: dict[str, str] | None) -> str | None:
+    if position is None:
+        return None
+    payload = json.dumps(position, sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + _check(org_id, payload)
+
+
+def decode_cursor(org_id: str, cursor: str | None) -> dict[str, str] | None:
+    """The position a cursor names; a tampered cursor or one from another tenant is a 400."""
+    if not cursor:
+        return None
+    encoded, _, check = cursor.partition(".")
+    try:
+        payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        position = json.loads(payload)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidRequestError("cursor is not valid", code="invalid_cursor") from error
+    valid_shape = isinstance(position, dict) and all(isinstance(v, str) for v in position.values())
+    if not valid_shape or not hmac.compare_digest(check, _check(org_id, payload)) or position.get("org_id") != org_id:
+        raise InvalidRequestError("cursor is not valid", code="invalid_cursor")
+    return cast(dict[str, str], position)

@@ -1,0 +1,57 @@
+"""The domain services the API routes call, wired once per Lambda container from its environment."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from gatekey.domain.errors import ForbiddenError
+from gatekey.domain.hashing import SecretVerifier, password_hasher
+from gatekey.domain.key_lifecycle import Caller, KeyLifecycle
+from gatekey.domain.permissions import Level
+from gatekey.settings import StageSettings
+from gatekey.storage.directory_repository import DirectoryRepository
+from gatekey.storage.keys_repository import KeysRepository
+from gatekey.storage.tables import DIRECTORY_TABLE, KEYS_TABLE
+
+
+@lru_cache(maxsize=1)
+def settings() -> StageSettings:
+    return StageSettings.from_environment()
+
+
+@lru_cache(maxsize=1)
+def keys_repository() -> KeysRepository:
+    return KeysRepository(KEYS_TABLE.name(), DIRECTORY_TABLE.name())
+
+
+@lru_cache(maxsize=1)
+def directory() -> DirectoryRepository:
+    return DirectoryRepository(DIRECTORY_TABLE.name())
+
+
+@lru_cache(maxsize=1)
+def key_lifecycle() -> KeyLifecycle:
+    return KeyLifecycle(keys_repository(), SecretVerifier(password_hasher(settings())), settings().token_prefix)
+
+
+def current_caller(app: BaseRouter) -> Caller:
+    """The calling key, from the context the authorizer attached to this request."""
+    event = app.current_event
+    assert isinstance(event, APIGatewayProxyEvent)  # the REST API is the only event source
+    context = event.request_context.authorizer
+    key_id, org_id = context.get("keyId"), context.get("orgId")
+    if not key_id or not org_id:
+        # Only reachable if the function is invoked without the authorizer in front of it.
+        raise ForbiddenError("this route needs an authorized key")
+    permissions = json.loads(context.get("permissions") or "{}")
+    return Caller(
+        key_id=key_id,
+        org_id=org_id,
+        user_id=context.get("userId") or None,
+        key_type=context.get("keyType") or "main",
+        permissions={resource: Level.parse(level) for resource, level in permissions.items()},
+    )

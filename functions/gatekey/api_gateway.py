@@ -1,0 +1,70 @@
+"""How the REST API is laid out in front of the functions; the CDK stack and the local gateway both read it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from gatekey.settings import API_VERSION
+
+
+@dataclass(frozen=True)
+class LambdaFunction:
+    """One Lambda function: its logical name and the handler API Gateway (or the local gateway) invokes."""
+
+    name: str
+    handler: str  # "module.path.attribute", as Lambda's `handler` setting
+    description: str
+
+
+AUTHORIZER = LambdaFunction("authorizer", "gatekey.handlers.authorizer.lambda_handler", "Gatekey REQUEST authorizer")
+MANAGEMENT_API = LambdaFunction("api", "gatekey.handlers.api.lambda_handler", "Gatekey management API (/v1)")
+STORE_DEMO = LambdaFunction("store_demo", "gatekey.handlers.store_demo.lambda_handler", "Demo store API")
+FUNCTIONS: tuple[LambdaFunction, ...] = (AUTHORIZER, MANAGEMENT_API, STORE_DEMO)
+
+
+@dataclass(frozen=True)
+class GatewayRoute:
+    """An API Gateway resource + method; `{proxy+}` is API Gateway's greedy path variable."""
+
+    path: str
+    method: str  # an HTTP method, or "ANY"
+    function: LambdaFunction
+    authorized: bool
+
+
+# API Gateway matches the most specific resource first: the literal paths win over `{proxy+}`.
+ROUTES: tuple[GatewayRoute, ...] = (
+    GatewayRoute("/health", "GET", MANAGEMENT_API, authorized=False),
+    GatewayRoute("/v1/openapi.json", "GET", MANAGEMENT_API, authorized=False),
+    GatewayRoute("/v1/{proxy+}", "ANY", MANAGEMENT_API, authorized=True),
+    GatewayRoute("/{proxy+}", "ANY", STORE_DEMO, authorized=True),
+)
+
+# Headers API Gateway's REQUEST authorizer cache is keyed on when its TTL is above 0.
+AUTHORIZER_CACHE_IDENTITY_SOURCES = ("method.request.header.Authorization", "context.identity.sourceIp")
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """A response API Gateway itself sends (the authorizer said no), configured as a gateway response."""
+
+    response_type: str
+    status_code: int
+    message: str
+
+    @property
+    def body(self) -> str:
+        return json.dumps({"message": self.message})
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": "application/json", "Gatekey-Version": API_VERSION}
+
+
+UNAUTHORIZED = GatewayResponse("UNAUTHORIZED", 401, "Unauthorized")
+ACCESS_DENIED = GatewayResponse("ACCESS_DENIED", 403, "Forbidden")
+# The authorizer itself failed (crashed, timed out): still a denial, reported as unavailable.
+AUTHORIZER_FAILURE = GatewayResponse("AUTHORIZER_FAILURE", 503, "Service Unavailable")
+MISSING_ROUTE = GatewayResponse("MISSING_AUTHENTICATION_TOKEN", 404, "Not Found")
+GATEWAY_RESPONSES: tuple[GatewayResponse, ...] = (UNAUTHORIZED, ACCESS_DENIED, AUTHORIZER_FAILURE, MISSING_ROUTE)

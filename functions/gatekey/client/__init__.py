@@ -1,0 +1,1 @@
+"""Client side of Gatekey: the `gatekey` command line."""

@@ -1,0 +1,1 @@
+"""Business rules of Gatekey; pure Python that knows nothing of Lambda or DynamoDB."""

@@ -1,0 +1,95 @@
+"""Lambda entry point of the REST API's REQUEST authorizer: credentials in, IAM policy (or 401) out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponse,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gatekey.domain.api_keys import ApiKey
+from gatekey.domain.authentication import AccessDenied, Authenticator, Unauthenticated
+from gatekey.domain.hashing import SecretVerifier, password_hasher
+from gatekey.domain.permissions import granted_routes, render_permissions
+from gatekey.settings import StageSettings
+from gatekey.storage.keys_repository import KeysRepository
+from gatekey.storage.tables import DIRECTORY_TABLE, KEYS_TABLE
+
+logger = Logger()
+metrics = Metrics()
+settings = StageSettings.from_environment()
+authenticator = Authenticator(
+    KeysRepository(KEYS_TABLE.name(), DIRECTORY_TABLE.name()),
+    SecretVerifier(password_hasher(settings)),
+    settings.token_prefix,
+)
+
+
+def _response(
+    event: APIGatewayAuthorizerRequestEvent, principal_id: str, context: dict[str, str] | None = None
+) -> APIGatewayAuthorizerResponse:
+    arn = event.parsed_arn
+    return APIGatewayAuthorizerResponse(
+        principal_id=principal_id,
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
+        context=context,
+    )
+
+
+def authorizer_context(key: ApiKey) -> dict[str, str]:
+    """What backends learn about the caller (API Gateway passes strings only)."""
+    return {
+        "keyId": key.key_id,
+        "orgId": key.org_id,
+        "userId": key.user_id or "",
+        "keyType": key.type,
+        "authMode": key.auth_mode,
+        "permissions": json.dumps(render_permissions(key.permissions), separators=(",", ":")),
+        "connectionId": "",
+    }
+
+
+def authorize(event: APIGatewayAuthorizerRequestEvent) -> dict[str, Any]:
+    """Allow exactly the routes the key's permissions grant: API Gateway may cache this policy for others."""
+    source_ip = event.request_context.identity.source_ip or ""
+    try:
+        key = authenticator.authenticate(event.headers, source_ip)
+    except AccessDenied as denial:
+        logger.info("request denied", extra={"reason": denial.reason, "key_id": denial.key.key_id})
+        metrics.add_metric(name=f"Denied_{denial.reason}", unit=MetricUnit.Count, value=1)
+        response = _response(event, denial.key.key_id)
+        response.deny_all_routes()
+        return response.asdict()
+    response = _response(event, key.key_id, authorizer_context(key))
+    for method, path in granted_routes(key.permissions):
+        response.allow_route(http_method=method, resource=path)
+    logger.info("request authenticated", extra={"key_id": key.key_id, "org_id": key.org_id})
+    return response.asdict()
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = APIGatewayAuthorizerRequestEvent(event)
+    try:
+        return authorize(request)
+    except Unauthenticated as denial:
+        logger.info("request not authenticated", extra={"reason": denial.reason})
+        metrics.add_metric(name=f"Unauthenticated_{denial.reason}", unit=MetricUnit.Count, value=1)
+        raise Exception("Unauthorized") from None  # API Gateway answers 401 to exactly this message
+    except Exception:
+        # Fail closed: whatever broke (storage, a bug), this request is denied.
+        logger.exception("authorizer failed; denying")
+        metrics.add_metric(name="AuthorizerError", unit=MetricUnit.Count, value=1)
+        response = _response(request, "unknown")
+        response.deny_all_routes()
+        return response.asdict()

@@ -1,0 +1,53 @@
+"""Lambda entry point of the demo store API (DESIGN §7b): the provider's API that Gatekey protects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gatekey.domain.permissions import DEFAULT_CATALOG, STORE_RESOURCES, Level
+
+logger = Logger()
+app = APIGatewayRestResolver()
+
+
+def _answer(resource: str, action: str, status: int = 200, item_id: str | None = None) -> Response[dict[str, Any]]:
+    context = app.current_event.request_context.authorizer
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={
+            "resource": resource,
+            "action": action,
+            "id": item_id,
+            "key_id": context.get("keyId"),
+            "org_id": context.get("orgId"),
+            "connection_id": context.get("connectionId") or None,
+        },
+    )
+
+
+def _register(resource: str) -> None:
+    app.get(f"/{resource}")(lambda: _answer(resource, "list"))
+    app.get(f"/{resource}/<item_id>")(lambda item_id: _answer(resource, "read", item_id=item_id))
+    if DEFAULT_CATALOG[resource] >= Level.WRITE:
+        app.post(f"/{resource}")(lambda: _answer(resource, "create", status=201))
+        for method in ("PUT", "PATCH", "DELETE"):
+            action = method.lower()
+            app.route(f"/{resource}/<item_id>", method=method)(
+                lambda item_id, action=action: _answer(resource, action, item_id=item_id)
+            )
+
+
+for store_resource in STORE_RESOURCES:
+    _register(store_resource)
+app.post("/licenses/<item_id>/verify")(lambda item_id: _answer("licenses", "verify", item_id=item_id))
+app.post("/orders/<item_id>/retry")(lambda item_id: _answer("orders", "retry", item_id=item_id))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

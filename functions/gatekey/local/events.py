@@ -1,0 +1,282 @@
+"""The events API Gateway (REST) builds: REQUEST authorizer event, Lambda proxy event v1.0, access log."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from gatekey.api_gateway import GatewayRoute
+
+# API Gateway writes requestTime in Common Log Format; strftime's %b would follow the locale.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# The value API Gateway writes in its access log for a context variable that has no value.
+ACCESS_LOG_EMPTY = "-"
+
+AuthorizerContextValue = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """An HTTP request as it reached the gateway: raw path and query, headers in order with repeats."""
+
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    source_ip: str
+    protocol: str = "HTTP/1.1"
+
+    def header(self, name: str) -> str | None:
+        """The last value of a header (names compare case-insensitively), as API Gateway keeps it."""
+        wanted = name.lower()
+        values = [value for key, value in self.headers if key.lower() == wanted]
+        return values[-1] if values else None
+
+
+@dataclass(frozen=True)
+class ApiStage:
+    """The deployed API the request went to: what API Gateway puts in ARNs and the request context."""
+
+    stage: str = "local"
+    api_id: str = "gatekeylocal"
+    account_id: str = "123456789012"
+    region: str = "us-east-1"
+
+
+@dataclass(frozen=True)
+class GatewayRequest:
+    """A request matched to a route, with the ids and time API Gateway gives it."""
+
+    http: HttpRequest
+    route: GatewayRoute
+    path_parameters: Mapping[str, str] | None
+    api: ApiStage
+    request_id: str
+    received_at: datetime  # timezone-aware
+
+    @property
+    def method_arn(self) -> str:
+        return method_arn(self.api, self.http.method, self.http.raw_path)
+
+
+@dataclass(frozen=True)
+class AuthorizerOutput:
+    """What an allowing authorizer handed on to the integration."""
+
+    principal_id: str
+    context: Mapping[str, AuthorizerContextValue]
+    latency_ms: int  # 0 when the result came from the authorizer cache, as in API Gateway
+
+
+def method_arn(api: ApiStage, method: str, raw_path: str) -> str:
+    """`arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/<path without leading slash>`."""
+    return (
+        f"arn:aws:execute-api:{api.region}:{api.account_id}:{api.api_id}/{api.stage}/"
+        f"{method.upper()}/{raw_path.removeprefix('/')}"
+    )
+
+
+def authorizer_request_event(request: GatewayRequest, identity_source: str) -> dict[str, Any]:
+    """The REQUEST authorizer event; `identity_source` is the comma-joined values of the identity sources.
+
+    API Gateway does not pass the body to an authorizer. Besides the keys of the documented sample it
+    carries `multiValueQueryStringParameters`, as the real service does: HMAC verification needs
+    every value of a repeated query parameter.
+    """
+    http = request.http
+    single_query, multi_query = _query_parameters(http.raw_query)
+    single_headers, multi_headers = _headers(http.headers)
+    identity = _identity(http)
+    return {
+        "version": "1.0",
+        "type": "REQUEST",
+        "methodArn": request.method_arn,
+        "identitySource": identity_source,
+        "authorizationToken": identity_source,
+        "resource": request.route.path,
+        "path": http.raw_path,
+        "httpMethod": http.method,
+        "headers": single_headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": single_query or {},
+        "multiValueQueryStringParameters": multi_query or {},
+        "pathParameters": dict(request.path_parameters or {}),
+        "stageVariables": {},
+        "requestContext": _request_context(request, {**identity, "apiKey": None, "cognitoAmr": None}),
+    }
+
+
+def proxy_event(request: GatewayRequest, authorizer: AuthorizerOutput | None) -> dict[str, Any]:
+    """The Lambda proxy integration event (payload 1.0) with the authorizer's context, if any."""
+    http = request.http
+    single_query, multi_query = _query_parameters(http.raw_query)
+    single_headers, multi_headers = _headers(http.headers)
+    body, is_base64 = _body(http.body)
+    context = _request_context(request, _identity(http))
+    context["authorizer"] = None if authorizer is None else _authorizer_context(authorizer)
+    return {
+        "version": "1.0",
+        "resource": request.route.path,
+        "path": http.raw_path,
+        "httpMethod": http.method,
+        "headers": single_headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": single_query,
+        "multiValueQueryStringParameters": multi_query,
+        "requestContext": context,
+        "pathParameters": dict(request.path_parameters) if request.path_parameters else None,
+        "stageVariables": None,
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def access_log_record(
+    http: HttpRequest,
+    *,
+    request_id: str,
+    received_at: datetime,
+    resource_path: str | None,
+    status: int,
+    latency_ms: int,
+    authorizer_context: Mapping[str, AuthorizerContextValue] | None,
+) -> dict[str, str]:
+    """One JSON access log line, every value a string as API Gateway writes quoted `$context` variables."""
+    context = authorizer_context or {}
+
+    def field(value: object) -> str:
+        return ACCESS_LOG_EMPTY if value is None or value == "" else _context_string(value)
+
+    return {
+        "requestId": request_id,
+        "ip": http.source_ip,
+        "httpMethod": http.method,
+        "path": http.raw_path,
+        "resourcePath": field(resource_path),
+        "status": str(status),
+        "responseLatency": str(latency_ms),
+        "userAgent": field(http.header("User-Agent")),
+        "requestTimeEpoch": str(_epoch_millis(received_at)),
+        "keyId": field(context.get("keyId")),
+        "orgId": field(context.get("orgId")),
+    }
+
+
+def _request_context(request: GatewayRequest, identity: dict[str, Any]) -> dict[str, Any]:
+    http = request.http
+    domain_name = _domain_name(request)
+    return {
+        "accountId": request.api.account_id,
+        "apiId": request.api.api_id,
+        "domainName": domain_name,
+        "domainPrefix": domain_name.split(".", 1)[0],
+        "extendedRequestId": _extended_request_id(request.request_id),
+        "httpMethod": http.method,
+        "identity": identity,
+        "path": f"/{request.api.stage}{http.raw_path}",
+        "protocol": http.protocol,
+        "requestId": request.request_id,
+        "requestTime": _clf_time(request.received_at),
+        "requestTimeEpoch": _epoch_millis(request.received_at),
+        "resourceId": _resource_id(request.route.path),
+        "resourcePath": request.route.path,
+        "stage": request.api.stage,
+    }
+
+
+def _identity(http: HttpRequest) -> dict[str, Any]:
+    # No IAM caller, Cognito identity or client certificate locally: AWS sends null for each.
+    return {
+        "accessKey": None,
+        "accountId": None,
+        "caller": None,
+        "cognitoAuthenticationProvider": None,
+        "cognitoAuthenticationType": None,
+        "cognitoIdentityId": None,
+        "cognitoIdentityPoolId": None,
+        "principalOrgId": None,
+        "sourceIp": http.source_ip,
+        "user": None,
+        "userAgent": http.header("User-Agent"),
+        "userArn": None,
+        "clientCert": None,
+    }
+
+
+def _authorizer_context(authorizer: AuthorizerOutput) -> dict[str, Any]:
+    # API Gateway hands context numbers and booleans on to the integration as strings.
+    context: dict[str, Any] = {key: _context_string(value) for key, value in authorizer.context.items()}
+    context["principalId"] = authorizer.principal_id
+    context["integrationLatency"] = authorizer.latency_ms
+    return context
+
+
+def _context_string(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _headers(headers: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Single-value (last wins) and multi-value headers, grouped under the first spelling of each name."""
+    spelling: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in headers:
+        key = spelling.setdefault(name.lower(), name)
+        multi.setdefault(key, []).append(value)
+    return {key: values[-1] for key, values in multi.items()}, multi
+
+
+def _query_parameters(raw_query: str) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    """Decoded query parameters, null when there are none; `+` stays a plus, as in API Gateway."""
+    multi: dict[str, list[str]] = {}
+    for pair in raw_query.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        multi.setdefault(unquote(name), []).append(unquote(value))
+    if not multi:
+        return None, None
+    return {name: values[-1] for name, values in multi.items()}, multi
+
+
+def _body(body: bytes) -> tuple[str | None, bool]:
+    if not body:
+        return None, False
+    try:
+        return body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), True
+
+
+def _domain_name(request: GatewayRequest) -> str:
+    host = request.http.header("Host")
+    if host:
+        # The name the client called, without the port (API Gateway is only ever on 443).
+        return host[: host.rfind(":")] if host.rfind(":") > host.rfind("]") else host
+    return f"{request.api.api_id}.execute-api.{request.api.region}.amazonaws.com"
+
+
+def _resource_id(resource_path: str) -> str:
+    """A stable id shaped like API Gateway's resource ids (six lowercase alphanumerics)."""
+    return hashlib.sha256(resource_path.encode()).hexdigest()[:6]
+
+
+def _extended_request_id(request_id: str) -> str:
+    """Shaped like API Gateway's extended request ids (16 base64 characters)."""
+    return base64.b64encode(hashlib.sha256(request_id.encode()).digest()[:11]).decode("ascii")
+
+
+def _clf_time(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    return f"{utc:%d}/{_MONTHS[utc.month - 1]}/{utc:%Y:%H:%M:%S} +0000"
+
+
+def _epoch_millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)

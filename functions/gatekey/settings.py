@@ -1,0 +1,68 @@
+"""Per-stage settings: the one place the CDK app and the Lambda functions read them from."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+API_VERSION = "2026-11-01"
+SUPPORTED_API_VERSIONS = frozenset({API_VERSION})
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """What differs between environments; the CDK stack passes it to every function as environment."""
+
+    stage: str
+    token_prefix: str
+    authorizer_cache_ttl_seconds: int = 0
+    argon2_time_cost: int = 3
+    argon2_memory_cost_kib: int = 65536
+    argon2_parallelism: int = 1
+    log_retention_days: int = 30
+    retain_data_on_delete: bool = False
+    schedule_rate_minutes: int = 15
+    default_key_limit: int = 25
+
+    def as_environment(self) -> dict[str, str]:
+        return {
+            "GATEKEY_STAGE": self.stage,
+            "GATEKEY_TOKEN_PREFIX": self.token_prefix,
+            "GATEKEY_ARGON2_TIME_COST": str(self.argon2_time_cost),
+            "GATEKEY_ARGON2_MEMORY_COST_KIB": str(self.argon2_memory_cost_kib),
+            "GATEKEY_ARGON2_PARALLELISM": str(self.argon2_parallelism),
+            "GATEKEY_DEFAULT_KEY_LIMIT": str(self.default_key_limit),
+        }
+
+    @classmethod
+    def from_environment(cls) -> StageSettings:
+        """The settings a running function was deployed with (falls back to the local stage)."""
+        base = STAGES[os.environ.get("GATEKEY_STAGE", "local")]
+        env = os.environ
+        return cls(
+            stage=base.stage,
+            token_prefix=env.get("GATEKEY_TOKEN_PREFIX", base.token_prefix),
+            authorizer_cache_ttl_seconds=base.authorizer_cache_ttl_seconds,
+            argon2_time_cost=int(env.get("GATEKEY_ARGON2_TIME_COST", base.argon2_time_cost)),
+            argon2_memory_cost_kib=int(env.get("GATEKEY_ARGON2_MEMORY_COST_KIB", base.argon2_memory_cost_kib)),
+            argon2_parallelism=int(env.get("GATEKEY_ARGON2_PARALLELISM", base.argon2_parallelism)),
+            log_retention_days=base.log_retention_days,
+            retain_data_on_delete=base.retain_data_on_delete,
+            schedule_rate_minutes=base.schedule_rate_minutes,
+            default_key_limit=int(env.get("GATEKEY_DEFAULT_KEY_LIMIT", base.default_key_limit)),
+        )
+
+
+# argon2id cost: prod follows OWASP's 64 MiB / t=3; dev and local trade strength for fast tests.
+STAGES: dict[str, StageSettings] = {
+    "local": StageSettings(stage="local", token_prefix="gk_test", argon2_time_cost=1, argon2_memory_cost_kib=8192),
+    "dev": StageSettings(stage="dev", token_prefix="gk_test", argon2_time_cost=2, argon2_memory_cost_kib=19456),
+    "prod": StageSettings(
+        stage="prod",
+        token_prefix="gk_live",
+        argon2_time_cost=3,
+        argon2_memory_cost_kib=65536,
+        retain_data_on_delete=True,
+        schedule_rate_minutes=5,
+    ),
+}

@@ -1,0 +1,37 @@
+"""boto3 clients, made once per process; `AWS_ENDPOINT_URL` points them at a local moto server."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
+    from mypy_boto3_kms import KMSClient
+
+# Fail fast: a Lambda waiting out botocore's default 60 s on a stuck call helps nobody.
+_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+
+
+@lru_cache(maxsize=1)
+def dynamodb_client() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def dynamodb_resource() -> DynamoDBServiceResource:
+    return boto3.resource("dynamodb", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def kms_client() -> KMSClient:
+    return boto3.client("kms", config=_CONFIG)
+
+
+def reset_clients() -> None:
+    """Forget the clients (the local runtime and tests call this after changing the endpoint)."""
+    for factory in (dynamodb_client, dynamodb_resource, kms_client):
+        factory.cache_clear()

@@ -1,0 +1,279 @@
+"""API keys in the keys table; creation and revocation keep the org's key count in the directory table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gatekey.domain.api_keys import ApiKey, KeyStatus, RotationPolicy
+from gatekey.domain.clock import from_iso, to_iso
+from gatekey.domain.errors import KeyLimitReachedError, NotFoundError, StorageUnavailableError
+from gatekey.domain.permissions import Level, render_permissions
+from gatekey.storage import aws
+from gatekey.storage.directory_repository import org_item_key
+from gatekey.storage.items import from_typed, plain, to_typed
+from gatekey.storage.tables import KEYS_TABLE
+
+_ORG_INDEX = KEYS_TABLE.indexes[0].name
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn an unexpected DynamoDB failure into a domain error the API answers with 503."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as error:
+        raise StorageUnavailableError("storage is unavailable, try again") from error
+
+
+def _optional_iso(moment: datetime | None) -> str | None:
+    return to_iso(moment) if moment else None
+
+
+def key_to_item(key: ApiKey) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "key_id": key.key_id,
+        "org_id": key.org_id,
+        "created_sort": f"{to_iso(key.created_at)}#{key.key_id}",
+        "type": key.type,
+        "user_id": key.user_id,
+        "label": key.label,
+        "hint": key.hint,
+        "auth_mode": key.auth_mode,
+        "permissions": render_permissions(key.permissions),
+        "status": "revoked" if key.revoked else "active",
+        "created_at": to_iso(key.created_at),
+        "created_by": key.created_by,
+        "expires_at": _optional_iso(key.expires_at),
+        "last_used_at": _optional_iso(key.last_used_at),
+        "ip_allowlist": key.ip_allowlist,
+        "recoverable": key.recoverable,
+        "rotation": (
+            {"interval_days": key.rotation.interval_days, "grace_period_seconds": key.rotation.grace_period_seconds}
+            if key.rotation
+            else None
+        ),
+        "rotated_at": _optional_iso(key.rotated_at),
+        "secret_hash": key.secret_hash,
+        "previous_secret_hash": key.previous_secret_hash,
+        "previous_secret_valid_until": _optional_iso(key.previous_secret_valid_until),
+    }
+    return {name: value for name, value in item.items() if value is not None}
+
+
+def key_from_item(item: dict[str, Any]) -> ApiKey:
+    def moment(name: str) -> datetime | None:
+        return from_iso(item[name]) if item.get(name) else None
+
+    rotation = item.get("rotation")
+    return ApiKey(
+        key_id=item["key_id"],
+        org_id=item["org_id"],
+        type=item["type"],
+        user_id=item.get("user_id"),
+        label=item["label"],
+        hint=item["hint"],
+        auth_mode=item["auth_mode"],
+        permissions={resource: Level.parse(level) for resource, level in item["permissions"].items()},
+        revoked=item["status"] == "revoked",
+        created_at=from_iso(item["created_at"]),
+        created_by=item["created_by"],
+        expires_at=moment("expires_at"),
+        last_used_at=moment("last_used_at"),
+        ip_allowlist=list(item.get("ip_allowlist", [])),
+        recoverable=bool(item.get("recoverable", False)),
+        rotation=RotationPolicy(**rotation) if rotation else None,
+        rotated_at=moment("rotated_at"),
+        secret_hash=item["secret_hash"],
+        previous_secret_hash=item.get("previous_secret_hash"),
+        previous_secret_valid_until=moment("previous_secret_valid_until"),
+    )
+
+
+@dataclass(frozen=True)
+class KeyFilter:
+    type: str | None = None
+    status: KeyStatus | None = None
+    user_id: str | None = None
+
+
+def _filter_condition(key_filter: KeyFilter, now: datetime) -> ConditionBase | None:
+    now_iso = to_iso(now)
+    conditions: list[ConditionBase] = []
+    if key_filter.type:
+        conditions.append(Attr("type").eq(key_filter.type))
+    if key_filter.user_id:
+        conditions.append(Attr("user_id").eq(key_filter.user_id))
+    if key_filter.status == "revoked":
+        conditions.append(Attr("status").eq("revoked"))
+    elif key_filter.status == "expired":
+        conditions.append(Attr("status").eq("active") & Attr("expires_at").lte(now_iso))
+    elif key_filter.status == "active":
+        conditions.append(
+            Attr("status").eq("active") & (Attr("expires_at").not_exists() | Attr("expires_at").gt(now_iso))
+        )
+    if not conditions:
+        return None
+    combined = conditions[0]
+    for condition in conditions[1:]:
+        combined = combined & condition
+    return combined
+
+
+class KeysRepository:
+    def __init__(self, keys_table: str, directory_table: str) -> None:
+        self._keys_table = keys_table
+        self._directory_table = directory_table
+
+    @property
+    def _table(self) -> Any:
+        return aws.dynamodb_resource().Table(self._keys_table)
+
+    def get(self, key_id: str) -> ApiKey | None:
+        """One strongly consistent read, so a revocation or rotation counts from the very next request."""
+        response = aws.dynamodb_client().get_item(
+            TableName=self._keys_table, Key={"key_id": {"S": key_id}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return key_from_item(from_typed(item)) if item else None
+
+    def get_in_org(self, org_id: str, key_id: str) -> ApiKey:
+        """The key if it belongs to `org_id`; another tenant's key is indistinguishable from a missing one."""
+        with storage_errors():
+            key = self.get(key_id)
+        if key is None or key.org_id != org_id:
+            raise NotFoundError(f"no key '{key_id}' in this organisation")
+        return key
+
+    def create(self, key: ApiKey) -> None:
+        """Store a new key, atomically counting it against the org's limit of non-revoked keys."""
+        count_it = {
+            "Update": {
+                "TableName": self._directory_table,
+                "Key": to_typed(org_item_key(key.org_id)),
+                "UpdateExpression": "SET key_count = if_not_exists(key_count, :zero) + :one",
+                "ConditionExpression": "attribute_exists(pk) AND "
+                "(attribute_not_exists(key_count) OR key_count < key_limit)",
+                "ExpressionAttributeValues": to_typed({":zero": 0, ":one": 1}),
+            }
+        }
+        put_it = {
+            "Put": {
+                "TableName": self._keys_table,
+                "Item": to_typed(key_to_item(key)),
+                "ConditionExpression": "attribute_not_exists(key_id)",
+            }
+        }
+        try:
+            aws.dynamodb_client().transact_write_items(TransactItems=cast(Any, [count_it, put_it]))
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise KeyLimitReachedError(
+                    "the organisation has reached its limit of active keys; revoke one first"
+                ) from error
+            raise StorageUnavailableError("storage is unavailable, try again") from error
+        except BotoCoreError as error:
+            raise StorageUnavailableError("storage is unavailable, try again") from error
+
+    def revoke(self, key: ApiKey, revoked_at: datetime) -> None:
+        """Mark the key revoked and free its place under the org's limit, both or neither."""
+        mark_revoked = {
+            "Update": {
+                "TableName": self._keys_table,
+                "Key": to_typed({"key_id": key.key_id}),
+                "UpdateExpression": "SET #status = :revoked, revoked_at = :at",
+                "ConditionExpression": "#status = :active",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": to_typed(
+                    {":revoked": "revoked", ":active": "active", ":at": to_iso(revoked_at)}
+                ),
+            }
+        }
+        uncount_it = {
+            "Update": {
+                "TableName": self._directory_table,
+                "Key": to_typed(org_item_key(key.org_id)),
+                "UpdateExpression": "SET key_count = key_count - :one",
+                "ConditionExpression": "key_count > :zero",
+                "ExpressionAttributeValues": to_typed({":zero": 0, ":one": 1}),
+            }
+        }
+        try:
+            aws.dynamodb_client().transact_write_items(TransactItems=cast(Any, [mark_revoked, uncount_it]))
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return  # revoked already: revoking is idempotent
+            raise StorageUnavailableError("storage is unavailable, try again") from error
+        except BotoCoreError as error:
+            raise StorageUnavailableError("storage is unavailable, try again") from error
+
+    def save(self, key: ApiKey) -> None:
+        """Write an edited or rotated key back, unless it was revoked meanwhile."""
+        with storage_errors():
+            self._table.put_item(
+                Item=key_to_item(key),
+                ConditionExpression=Attr("status").eq("active") & Attr("org_id").eq(key.org_id),
+            )
+
+    def record_use(self, key_id: str, used_at: datetime) -> None:
+        """Best effort: failing to note when a key was last used must not fail the request it made."""
+        try:
+            aws.dynamodb_client().update_item(
+                TableName=self._keys_table,
+                Key={"key_id": {"S": key_id}},
+                UpdateExpression="SET last_used_at = :at",
+                ConditionExpression="attribute_exists(key_id)",
+                ExpressionAttributeValues={":at": {"S": to_iso(used_at)}},
+            )
+        except (BotoCoreError, ClientError):
+            logger.warning("could not record last use", extra={"key_id": key_id}, exc_info=True)
+
+    def list_for_org(
+        self,
+        org_id: str,
+        key_filter: KeyFilter,
+        now: datetime,
+        limit: int,
+        after: dict[str, str] | None,
+    ) -> tuple[list[ApiKey], dict[str, str] | None]:
+        """Newest first; returns up to `limit` keys and the position to continue from (None at the end)."""
+        query: dict[str, Any] = {
+            "IndexName": _ORG_INDEX,
+            "KeyConditionExpression": Key("org_id").eq(org_id),
+            "ScanIndexForward": False,
+        }
+        condition = _filter_condition(key_filter, now)
+        if condition is not None:
+            query["FilterExpression"] = condition
+        wanted = limit + 1  # one more than asked says whether another page exists
+        keys: list[ApiKey] = []
+        start = after
+        with storage_errors():
+            while len(keys) < wanted:
+                page_args = dict(query)
+                if condition is None:
+                    page_args["Limit"] = wanted - len(keys)
+                if start:
+                    page_args["ExclusiveStartKey"] = start
+                page = self._table.query(**page_args)
+                keys.extend(key_from_item(plain(item)) for item in page["Items"])
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    break
+        if len(keys) > limit:
+            return keys[:limit], _position(keys[limit - 1])
+        return keys, None
+
+
+def _position(key: ApiKey) -> dict[str, str]:
+    return {"key_id": key.key_id, "org_id": key.org_id, "created_sort": f"{to_iso(key.created_at)}#{key.key_id}"}

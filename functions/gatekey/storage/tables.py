@@ -1,0 +1,77 @@
+"""Every DynamoDB table Gatekey uses, defined once for the CDK stack, the local runtime and the tests."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    """Key schema, indexes and TTL of one table; the deployed name arrives through `env_var`."""
+
+    logical_name: str
+    partition_key: str
+    sort_key: str | None = None
+    indexes: tuple[Index, ...] = field(default=())
+    ttl_attribute: str | None = None
+
+    @property
+    def env_var(self) -> str:
+        return f"GATEKEY_{self.logical_name.upper()}_TABLE"
+
+    def name(self) -> str:
+        """The deployed table's name, from the function's environment."""
+        return os.environ[self.env_var]
+
+    def key_attributes(self) -> list[str]:
+        names = [self.partition_key, *([self.sort_key] if self.sort_key else [])]
+        for index in self.indexes:
+            names += [index.partition_key, *([index.sort_key] if index.sort_key else [])]
+        return list(dict.fromkeys(names))
+
+    def create_table_arguments(self, table_name: str) -> dict[str, Any]:
+        """Arguments for boto3's `create_table`, as the local runtime and tests create it."""
+
+        def key_schema(partition: str, sort: str | None) -> list[dict[str, str]]:
+            schema = [{"AttributeName": partition, "KeyType": "HASH"}]
+            return schema + ([{"AttributeName": sort, "KeyType": "RANGE"}] if sort else [])
+
+        arguments: dict[str, Any] = {
+            "TableName": table_name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": key_schema(self.partition_key, self.sort_key),
+            "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in self.key_attributes()],
+        }
+        if self.indexes:
+            arguments["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": index.name,
+                    "KeySchema": key_schema(index.partition_key, index.sort_key),
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for index in self.indexes
+            ]
+        return arguments
+
+
+# One item per API key, read by key id on every authorized request (the authorizer's one read).
+KEYS_TABLE = TableDefinition(
+    logical_name="keys",
+    partition_key="key_id",
+    indexes=(Index(name="by_org", partition_key="org_id", sort_key="created_sort"),),
+)
+# Organisations and their users: pk ORG#<org id>; sk ORG for the org itself, USER#<user id> for users.
+DIRECTORY_TABLE = TableDefinition(logical_name="directory", partition_key="pk", sort_key="sk")
+# Powertools idempotency records (attribute names are Powertools' defaults).
+IDEMPOTENCY_TABLE = TableDefinition(logical_name="idempotency", partition_key="id", ttl_attribute="expiration")
+
+ALL_TABLES: tuple[TableDefinition, ...] = (KEYS_TABLE, DIRECTORY_TABLE, IDEMPOTENCY_TABLE)

@@ -73,6 +73,7 @@ def authorize(event: APIGatewayAuthorizerRequestEvent) -> dict[str, Any]:
     for method, path in granted_routes(key.permissions):
         response.allow_route(http_method=method, resource=path)
     logger.info("request authenticated", extra={"key_id": key.key_id, "org_id": key.org_id})
+    metrics.add_metric(name="Authenticated", unit=MetricUnit.Count, value=1)
     return response.asdict()
 
 

@@ -1,0 +1,96 @@
+"""Embedded DynamoDB and KMS: moto's server on a free loopback port, with Gatekey's tables created in it."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gatekey.storage import aws
+from gatekey.storage.sealing import KMS_KEY_ENV_VAR
+from gatekey.storage.tables import ALL_TABLES
+
+LOCAL_REGION = "us-east-1"
+# moto accepts any credentials; these only keep boto3 from looking for real ones.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "gatekey-local", "AWS_SECRET_ACCESS_KEY": "gatekey-local"}
+
+
+class EmbeddedAws:
+    """moto's DynamoDB and KMS behind a threaded WSGI server on 127.0.0.1, on a port the OS picks.
+
+    moto's backends are not thread-safe: two concurrent conditional writes can both pass their
+    condition. DynamoDB applies each request atomically, so requests are applied one at a time here.
+    """
+
+    def __init__(self) -> None:
+        # Imported here: only the local runtime and tests need moto.
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        one_at_a_time = threading.Lock()
+
+        def atomic_app(environ: dict[str, Any], start_response: Any) -> Any:
+            with one_at_a_time:
+                return list(moto_app(environ, start_response))
+
+        self._server = make_server("127.0.0.1", 0, atomic_app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
+
+    def start(self) -> str:
+        self._thread.start()
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+def local_table_names(stage: str) -> dict[str, str]:
+    return {table.env_var: f"gatekey-{stage}-{table.logical_name}" for table in ALL_TABLES}
+
+
+def point_at_storage(endpoint_url: str, table_names: Mapping[str, str]) -> None:
+    """Configure this process the way a deployed function is configured, but against `endpoint_url`."""
+    os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    os.environ.setdefault("AWS_DEFAULT_REGION", LOCAL_REGION)
+    for name, value in LOCAL_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    os.environ.update(table_names)
+    aws.reset_clients()
+
+
+def create_missing_tables(table_names: Mapping[str, str]) -> None:
+    """Create every table from the shared definitions unless it exists already."""
+    client = aws.dynamodb_client()
+    existing = set(client.list_tables()["TableNames"])
+    for table in ALL_TABLES:
+        name = table_names[table.env_var]
+        if name in existing:
+            continue
+        client.create_table(**table.create_table_arguments(name))
+        client.get_waiter("table_exists").wait(TableName=name)
+        if table.ttl_attribute:
+            client.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
+            )
+
+
+def ensure_kms_key(alias: str) -> str:
+    """The id of the KMS key behind `alias`, created on first use; exported as the functions expect."""
+    kms = aws.kms_client()
+    alias_name = f"alias/{alias}"
+    try:
+        key_id = kms.describe_key(KeyId=alias_name)["KeyMetadata"]["KeyId"]
+    except ClientError:
+        key_id = kms.create_key(Description="Gatekey local secrets")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=alias_name, TargetKeyId=key_id)
+    os.environ[KMS_KEY_ENV_VAR] = key_id
+    return key_id

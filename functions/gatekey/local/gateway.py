@@ -1,0 +1,487 @@
+"""A local API Gateway (REST): routing, Lambda authorizer and its cache, proxy integration, access log."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gatekey.api_gateway import (
+    ACCESS_DENIED,
+    AUTHORIZER,
+    AUTHORIZER_CACHE_IDENTITY_SOURCES,
+    AUTHORIZER_FAILURE,
+    MISSING_ROUTE,
+    ROUTES,
+    UNAUTHORIZED,
+    GatewayResponse,
+    GatewayRoute,
+    LambdaFunction,
+)
+from gatekey.local.events import (
+    ApiStage,
+    AuthorizerContextValue,
+    AuthorizerOutput,
+    GatewayRequest,
+    HttpRequest,
+    access_log_record,
+    authorizer_request_event,
+    proxy_event,
+)
+from gatekey.local.policy import is_allowed
+
+logger = logging.getLogger(__name__)
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], Any]
+AccessLogCallback = Callable[[dict[str, str]], None]
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+REQUEST_TOO_LARGE = GatewayResponse("REQUEST_TOO_LARGE", 413, "Request Too Long")
+_INTERNAL_ERROR = json.dumps({"message": "Internal server error"}).encode()
+# The server frames responses itself; a function's values for these would corrupt the stream.
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+_HEADER_SOURCE = "method.request.header."
+_SOURCE_IP_SOURCE = "context.identity.sourceIp"
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: GatewayRoute
+    path_parameters: dict[str, str] | None
+
+
+class MalformedResponseError(ValueError):
+    """A function returned something API Gateway would not accept."""
+
+
+class LocalLambdaContext(LambdaContext):
+    """The context object Lambda passes to a handler, for one invocation."""
+
+    def __init__(self, function_name: str, api: ApiStage, timeout_seconds: float = 29.0) -> None:
+        self._function_name = function_name
+        self._function_version = "$LATEST"
+        self._invoked_function_arn = f"arn:aws:lambda:{api.region}:{api.account_id}:function:{function_name}"
+        self._memory_limit_in_mb = 512
+        self._aws_request_id = str(uuid.uuid4())
+        self._log_group_name = f"/aws/lambda/{function_name}"
+        self._log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def match_route(method: str, raw_path: str, routes: Sequence[GatewayRoute] = ROUTES) -> RouteMatch | None:
+    """API Gateway's choice: the most specific matching resource (literal segments before `{param}`
+    before `{proxy+}`), then its exact method or ANY. A method the resource lacks is a missing route,
+    even when a greedier resource has it."""
+    matches = [(found[0], route, found[1]) for route in routes if (found := _match_resource(route.path, raw_path))]
+    if not matches:
+        return None
+    best = min(rank for rank, _, _ in matches)
+    on_resource = [(route, params) for rank, route, params in matches if rank == best]
+    for wanted in (method.upper(), "ANY"):
+        for route, params in on_resource:
+            if route.method == wanted:
+                return RouteMatch(route, params or None)
+    return None
+
+
+def _match_resource(resource: str, raw_path: str) -> tuple[tuple[int, ...], dict[str, str]] | None:
+    """The match's rank (0 literal, 1 parameter, 2 greedy, per segment) and its decoded path parameters."""
+    parts = resource.split("/")[1:] if resource != "/" else []
+    segments = raw_path.split("/")[1:] if raw_path != "/" else []
+    rank: list[int] = []
+    params: dict[str, str] = {}
+    for index, part in enumerate(parts):
+        if part.startswith("{") and part.endswith("+}"):
+            rest = "/".join(segments[index:])
+            if not rest:
+                return None
+            params[part[1:-2]] = unquote(rest)
+            return (*rank, 2), params
+        if index >= len(segments) or not segments[index]:
+            return None
+        if part.startswith("{") and part.endswith("}"):
+            params[part[1:-1]] = unquote(segments[index])
+            rank.append(1)
+        elif unquote(segments[index]) == part:
+            rank.append(0)
+        else:
+            return None
+    return (tuple(rank), params) if len(segments) == len(parts) else None
+
+
+@dataclass(frozen=True)
+class _Authorization:
+    principal_id: str
+    context: dict[str, AuthorizerContextValue]
+    response: Mapping[str, Any]  # kept whole: a cached policy is evaluated again for every method ARN
+
+
+class LocalGateway:
+    """Drives Lambda handlers exactly as API Gateway (REST) would, over a local HTTP server."""
+
+    def __init__(
+        self,
+        functions: Mapping[str, LambdaHandler],
+        *,
+        stage: str = "local",
+        authorizer_cache_ttl: float = 0,
+        on_access_log: AccessLogCallback | None = None,
+        api_id: str = "gatekeylocal",
+        account_id: str = "123456789012",
+        region: str = "us-east-1",
+        verbose: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        missing = {AUTHORIZER.name, *(route.function.name for route in ROUTES)} - functions.keys()
+        if missing:
+            raise ValueError(f"no handler for the Lambda functions {sorted(missing)}")
+        for source in AUTHORIZER_CACHE_IDENTITY_SOURCES:
+            if not source.startswith(_HEADER_SOURCE) and source != _SOURCE_IP_SOURCE:
+                raise ValueError(f"unsupported authorizer identity source {source!r}")
+        self.api = ApiStage(stage=stage, api_id=api_id, account_id=account_id, region=region)
+        self.verbose = verbose
+        self._functions = dict(functions)
+        # One Lambda container handles one event at a time; handlers keep per-invocation module state.
+        self._function_locks = {name: threading.Lock() for name in self._functions}
+        self._cache_ttl = authorizer_cache_ttl
+        self._cache: dict[tuple[str, ...], tuple[float, _Authorization]] = {}
+        self._cache_lock = threading.Lock()
+        self._clock = clock
+        self._on_access_log = on_access_log
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._server_lock = threading.Lock()
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        """Serve in a background thread; returns the bound address (port 0 picks a free port)."""
+        with self._server_lock:
+            if self._server is not None:
+                raise RuntimeError("the gateway is already serving")
+            server = _Server((host, port), self)
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="gatekey-gateway", daemon=True
+            )
+            thread.start()
+            self._server, self._thread = server, thread
+        bound_host, bound_port = server.server_address[:2]
+        return str(bound_host), int(bound_port)
+
+    def serve(self, host: str = "127.0.0.1", port: int = 8080) -> None:
+        """Serve until `shutdown()` is called from another thread or the process is interrupted."""
+        self.start(host, port)
+        thread = self._thread
+        try:
+            # Joining in short steps keeps Ctrl-C responsive.
+            while thread is not None and thread.is_alive():
+                thread.join(0.5)
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop accepting requests and close the listening socket; safe to call twice."""
+        with self._server_lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def handle(self, request: HttpRequest, *, too_large: bool = False) -> HttpResponse:
+        """One request through API Gateway; `too_large` when the body was over the limit and left unread.
+        The access log callback runs before the response is returned, so a client reading its request
+        log right after the call finds this request there."""
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        received_at = datetime.now(UTC)
+        match = match_route(request.method, request.raw_path)
+        authorization: AuthorizerOutput | None = None
+        try:
+            if too_large:
+                response = _gateway_response(REQUEST_TOO_LARGE)
+            elif match is None:
+                response = _gateway_response(MISSING_ROUTE)
+            else:
+                routed = GatewayRequest(request, match.route, match.path_parameters, self.api, request_id, received_at)
+                response, authorization = self._route(routed)
+        except Exception:
+            logger.exception("local gateway failed on %s %s", request.method, request.raw_path)
+            response = HttpResponse(500, (("Content-Type", "application/json"),), _INTERNAL_ERROR)
+        response = replace(response, headers=(*response.headers, ("x-amzn-RequestId", request_id)))
+        self._log_access(
+            request,
+            request_id=request_id,
+            received_at=received_at,
+            resource_path=match.route.path if match else None,
+            status=response.status,
+            latency_ms=round((time.perf_counter() - started) * 1000),
+            authorizer_context=authorization.context if authorization else None,
+        )
+        return response
+
+    def _route(self, request: GatewayRequest) -> tuple[HttpResponse, AuthorizerOutput | None]:
+        authorization = None
+        if request.route.authorized:
+            outcome = self._authorize(request)
+            if isinstance(outcome, GatewayResponse):
+                return _gateway_response(outcome), None
+            authorization = outcome
+        return self._integrate(request, authorization), authorization
+
+    def _authorize(self, request: GatewayRequest) -> AuthorizerOutput | GatewayResponse:
+        identity = [_identity_value(source, request.http) for source in AUTHORIZER_CACHE_IDENTITY_SOURCES]
+        cache_key: tuple[str, ...] | None = None
+        if self._cache_ttl > 0:
+            # With caching on, API Gateway rejects a request missing an identity source itself.
+            if not all(identity):
+                return UNAUTHORIZED
+            cache_key = tuple(value for value in identity if value)
+        authorization = self._cached(cache_key)
+        latency_ms = 0
+        if authorization is None:
+            event = authorizer_request_event(request, ",".join(value for value in identity if value))
+            started = time.perf_counter()
+            try:
+                returned = self._invoke(AUTHORIZER, event)
+            except Exception as error:
+                if str(error) == "Unauthorized":
+                    return UNAUTHORIZED
+                logger.exception("the authorizer failed")
+                return AUTHORIZER_FAILURE
+            latency_ms = round((time.perf_counter() - started) * 1000)
+            try:
+                authorization = _authorization(returned)
+            except MalformedResponseError as error:
+                logger.error("the authorizer returned a malformed response: %s", error)
+                return AUTHORIZER_FAILURE
+            self._remember(cache_key, authorization)
+        if not is_allowed(authorization.response, request.method_arn):
+            return ACCESS_DENIED
+        return AuthorizerOutput(authorization.principal_id, authorization.context, latency_ms)
+
+    def _cached(self, key: tuple[str, ...] | None) -> _Authorization | None:
+        if key is None:
+            return None
+        with self._cache_lock:
+            entry = self._cache.get(key)
+            if entry is None or entry[0] <= self._clock():
+                self._cache.pop(key, None)
+                return None
+            return entry[1]
+
+    def _remember(self, key: tuple[str, ...] | None, authorization: _Authorization) -> None:
+        if key is not None:
+            with self._cache_lock:
+                self._cache[key] = (self._clock() + self._cache_ttl, authorization)
+
+    def _integrate(self, request: GatewayRequest, authorization: AuthorizerOutput | None) -> HttpResponse:
+        function = request.route.function
+        try:
+            return _proxy_response(self._invoke(function, proxy_event(request, authorization)))
+        except Exception:
+            logger.exception("the %s function failed or returned a malformed response", function.name)
+            return HttpResponse(502, (("Content-Type", "application/json"),), _INTERNAL_ERROR)
+
+    def _invoke(self, function: LambdaFunction, event: dict[str, Any]) -> object:
+        context = LocalLambdaContext(function.name, self.api)
+        with self._function_locks[function.name]:
+            return self._functions[function.name](event, context)
+
+    def _log_access(self, request: HttpRequest, **fields: Any) -> None:
+        if self._on_access_log is None:
+            return
+        try:
+            self._on_access_log(access_log_record(request, **fields))
+        except Exception:
+            logger.exception("the access log callback failed")
+
+
+def _identity_value(source: str, request: HttpRequest) -> str | None:
+    if source == _SOURCE_IP_SOURCE:
+        return request.source_ip
+    return request.header(source.removeprefix(_HEADER_SOURCE))
+
+
+def _authorization(returned: object) -> _Authorization:
+    """Check what API Gateway checks before using an authorizer's answer."""
+    if not isinstance(returned, Mapping):
+        raise MalformedResponseError("not an object")
+    principal_id = returned.get("principalId")
+    if not isinstance(principal_id, str):
+        raise MalformedResponseError("principalId must be a string")
+    if not isinstance(returned.get("policyDocument"), Mapping):
+        raise MalformedResponseError("policyDocument must be an object")
+    context = returned.get("context") or {}
+    if not isinstance(context, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, str | int | float | bool) for key, value in context.items()
+    ):
+        raise MalformedResponseError("context must map names to strings, numbers or booleans")
+    return _Authorization(principal_id, dict(context), returned)
+
+
+def _gateway_response(response: GatewayResponse) -> HttpResponse:
+    return HttpResponse(response.status_code, tuple(response.headers.items()), response.body.encode())
+
+
+def _proxy_response(returned: object) -> HttpResponse:
+    """A Lambda proxy integration response, as API Gateway turns it into HTTP."""
+    if not isinstance(returned, Mapping):
+        raise MalformedResponseError("not an object")
+    status = returned.get("statusCode")
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise MalformedResponseError(f"statusCode {status!r} is not an HTTP status")
+    body = returned.get("body")
+    if body is not None and not isinstance(body, str):
+        raise MalformedResponseError("body must be a string")
+    if not body:
+        payload = b""
+    elif returned.get("isBase64Encoded"):
+        payload = base64.b64decode(body, validate=True)
+    else:
+        payload = body.encode()
+    return HttpResponse(status, _response_headers(returned), payload)
+
+
+def _response_headers(returned: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """`headers` and `multiValueHeaders` merged; for a name in both, only the multi-value list counts."""
+    single = returned.get("headers") or {}
+    multi = returned.get("multiValueHeaders") or {}
+    if not isinstance(single, Mapping) or not isinstance(multi, Mapping):
+        raise MalformedResponseError("headers and multiValueHeaders must be objects")
+    in_multi = {str(name).lower() for name in multi}
+    merged = [(str(name), str(value)) for name, value in single.items() if str(name).lower() not in in_multi]
+    for name, values in multi.items():
+        if not isinstance(values, list):
+            raise MalformedResponseError(f"multiValueHeaders[{name!r}] must be a list")
+        merged.extend((str(name), str(value)) for value in values)
+    return tuple(merged)
+
+
+def _wire_text(text: str) -> str:
+    """Make a header name or value safe for http.server, which writes headers as strict latin-1:
+    no line breaks (no response splitting), and other text sent as its UTF-8 bytes."""
+    text = text.replace("\r", " ").replace("\n", " ")
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8").decode("latin-1")
+    return text
+
+
+def _content_length(headers: Message) -> int:
+    values = headers.get_all("Content-Length") or []
+    if len(set(values)) > 1:
+        raise ValueError("conflicting Content-Length headers")
+    length = int(values[0]) if values else 0
+    if length < 0:
+        raise ValueError("negative Content-Length")
+    return length
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # an idle keep-alive connection must not hold up shutdown
+
+    def __init__(self, address: tuple[str, int], gateway: LocalGateway) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.gateway = gateway
+        super().__init__(address, _RequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that disconnects mid-request is routine here, not worth a traceback on stderr.
+        logger.debug("connection from %s failed", client_address, exc_info=True)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "gatekey-local-gateway"
+    sys_version = ""
+    timeout = 60  # closes idle keep-alive connections
+
+    def _serve_request(self) -> None:
+        gateway = self._gateway
+        target = urlsplit(self.path) if not self.path.startswith("/") else None
+        if target is not None:
+            raw_path, raw_query = target.path or "/", target.query
+        else:
+            raw_path, _, raw_query = self.path.partition("?")
+        request = HttpRequest(
+            method=self.command,
+            raw_path=raw_path,
+            raw_query=raw_query,
+            headers=tuple(self.headers.items()),
+            body=b"",
+            source_ip=str(self.client_address[0]),
+            protocol=self.request_version,
+        )
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self._reply(HttpResponse(411, (), b""), close=True)
+            return
+        try:
+            length = _content_length(self.headers)
+        except ValueError:
+            self._reply(HttpResponse(400, (), b""), close=True)
+            return
+        if length > MAX_BODY_BYTES:
+            # The body stays unread, so this connection cannot carry another request.
+            self._reply(gateway.handle(request, too_large=True), close=True)
+            return
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            self.close_connection = True  # the client hung up mid-body
+            return
+        self._reply(gateway.handle(replace(request, body=body)))
+
+    @property
+    def _gateway(self) -> LocalGateway:
+        server = self.server
+        assert isinstance(server, _Server)
+        return server.gateway
+
+    def _reply(self, response: HttpResponse, *, close: bool = False) -> None:
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                if name.lower() not in _FRAMING_HEADERS:
+                    self.send_header(_wire_text(name), _wire_text(value))
+            self.send_header("Content-Length", str(len(response.body)))
+            if close:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+        except OSError:
+            self.close_connection = True  # the client is gone
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self._gateway.verbose:
+            super().log_message(format, *args)
+
+
+# http.server dispatches a request to `do_<METHOD>`; these are the methods API Gateway accepts.
+for _method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+    setattr(_RequestHandler, f"do_{_method}", _RequestHandler._serve_request)

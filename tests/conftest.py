@@ -1,0 +1,37 @@
+"""Fixtures shared by every level: embedded AWS (moto's server over HTTP) configured like a deployed function."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from gatekey.settings import STAGES
+
+TEST_STAGE = "test"
+
+
+@pytest.fixture(scope="session")
+def storage_endpoint() -> Iterator[str]:
+    """moto's server on a free loopback port, with Gatekey's tables and KMS key, for this test session."""
+    from gatekey.local.embedded import (
+        EmbeddedAws,
+        create_missing_tables,
+        ensure_kms_key,
+        local_table_names,
+        point_at_storage,
+    )
+
+    os.environ.update(STAGES["local"].as_environment())
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    embedded = EmbeddedAws()
+    endpoint = embedded.start()
+    table_names = local_table_names(TEST_STAGE)
+    point_at_storage(endpoint, table_names)
+    create_missing_tables(table_names)
+    ensure_kms_key(f"gatekey-{TEST_STAGE}")
+    yield endpoint
+    embedded.stop()

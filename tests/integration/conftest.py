@@ -1,0 +1,44 @@
+"""Integration fixtures: repositories and services against moto's server, one fresh organisation per test."""
+
+from __future__ import annotations
+
+import pytest
+
+from gatekey.api import services
+from gatekey.domain.clock import utc_now
+from gatekey.domain.directory import Organisation
+from gatekey.domain.ids import new_id
+from gatekey.domain.key_lifecycle import Caller, KeyLifecycle
+from gatekey.domain.permissions import full_permissions
+from gatekey.storage.directory_repository import DirectoryRepository
+from gatekey.storage.keys_repository import KeysRepository
+
+
+@pytest.fixture
+def keys_repository(storage_endpoint: str) -> KeysRepository:
+    return services.keys_repository()
+
+
+@pytest.fixture
+def directory(storage_endpoint: str) -> DirectoryRepository:
+    return services.directory()
+
+
+@pytest.fixture
+def lifecycle(storage_endpoint: str) -> KeyLifecycle:
+    return services.key_lifecycle()
+
+
+@pytest.fixture
+def org(directory: DirectoryRepository) -> Organisation:
+    organisation = Organisation(org_id=new_id("org"), name="Acme", key_limit=25, created_at=utc_now())
+    directory.create_org(organisation)
+    return organisation
+
+
+@pytest.fixture
+def admin(org: Organisation) -> Caller:
+    """A main key of `org` holding every permission (what the bootstrap admin key is)."""
+    return Caller(
+        key_id="key_admin", org_id=org.org_id, user_id="usr_admin", key_type="main", permissions=full_permissions()
+    )

@@ -1,0 +1,176 @@
+"""The REQUEST authorizer Lambda against moto's server, with events shaped like the shared AWS samples."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from gatekey.domain.clock import utc_now
+from gatekey.domain.key_lifecycle import Caller, KeyChanges, KeyLifecycle, NewKey
+from gatekey.domain.permissions import Level
+from gatekey.storage import aws
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "aws-events"
+
+
+class FakeLambdaContext:
+    function_name = "authorizer"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:authorizer"
+    aws_request_id = "test-request"
+
+
+@pytest.fixture
+def authorizer(storage_endpoint: str) -> Any:
+    from gatekey.handlers import authorizer
+
+    return authorizer
+
+
+@pytest.fixture
+def dynamodb_calls(storage_endpoint: str) -> Iterator[list[str]]:
+    """The DynamoDB operations this process sends, observed on the real client's event hooks."""
+    calls: list[str] = []
+    client = aws.dynamodb_client()
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    client.meta.events.register("before-call.dynamodb", record)
+    yield calls
+    client.meta.events.unregister("before-call.dynamodb", record)
+
+
+def authorizer_event(
+    token: str | None, method: str = "GET", path: str = "/products", ip: str = "203.0.113.9"
+) -> dict[str, Any]:
+    event: dict[str, Any] = copy.deepcopy(json.loads((SHARED / "apiGatewayAuthorizerRequestEvent.json").read_text()))
+    event["methodArn"] = f"arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/{method}{path}"
+    event["httpMethod"] = method
+    event["path"] = event["resource"] = path
+    event["headers"] = {"Authorization": f"Bearer {token}"} if token else {}
+    event["requestContext"]["identity"]["sourceIp"] = ip
+    return event
+
+
+def invoke(authorizer: Any, event: dict[str, Any]) -> dict[str, Any] | str:
+    try:
+        result: dict[str, Any] = authorizer.lambda_handler(event, FakeLambdaContext())
+    except Exception as error:
+        return str(error)
+    return result
+
+
+def allowed_resources(result: dict[str, Any] | str) -> list[str]:
+    assert isinstance(result, dict)
+    return [
+        resource
+        for statement in result["policyDocument"]["Statement"]
+        if statement["Effect"] == "Allow"
+        for resource in statement["Resource"]
+    ]
+
+
+def test_valid_key_gets_a_policy_for_its_routes_and_the_context(
+    authorizer: Any, lifecycle: KeyLifecycle, admin: Caller
+) -> None:
+    key, token = lifecycle.create(admin, NewKey(label="reader", permissions={"products": Level.READ}))
+    result = invoke(authorizer, authorizer_event(token.value))
+    assert isinstance(result, dict)
+    resources = allowed_resources(result)
+    assert "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/products/*" in resources
+    assert not any("/orders" in resource or "/*/products" in resource for resource in resources)
+    assert result["context"] == {
+        "keyId": key.key_id,
+        "orgId": admin.org_id,
+        "userId": "",
+        "keyType": "main",
+        "authMode": "bearer",
+        "permissions": '{"products":"read"}',
+        "connectionId": "",
+    }
+
+
+def test_bad_checksum_is_refused_without_reading_storage(
+    authorizer: Any, lifecycle: KeyLifecycle, admin: Caller, dynamodb_calls: list[str]
+) -> None:
+    _, token = lifecycle.create(admin, NewKey(label="k"))
+    tampered = token.value[:-1] + ("A" if token.value[-1] != "A" else "B")
+    dynamodb_calls.clear()
+    assert invoke(authorizer, authorizer_event(tampered)) == "Unauthorized"
+    assert dynamodb_calls == []
+
+
+def test_warm_path_is_one_storage_read(
+    authorizer: Any, lifecycle: KeyLifecycle, admin: Caller, dynamodb_calls: list[str]
+) -> None:
+    _, token = lifecycle.create(admin, NewKey(label="k", permissions={"products": Level.READ}))
+    invoke(authorizer, authorizer_event(token.value))  # cold: argon2 and the first last-used note
+    dynamodb_calls.clear()
+    for _ in range(3):
+        allowed_resources(invoke(authorizer, authorizer_event(token.value)))
+    assert dynamodb_calls == ["GetItem", "GetItem", "GetItem"]
+
+
+@pytest.mark.parametrize("header_value", [None, "Basic abc", "Bearer", "Bearer gk_test_short"])
+def test_missing_or_malformed_credentials_are_401(authorizer: Any, header_value: str | None) -> None:
+    event = authorizer_event(None)
+    if header_value:
+        event["headers"] = {"Authorization": header_value}
+    assert invoke(authorizer, event) == "Unauthorized"
+
+
+def test_revocation_and_rotation_take_effect_on_the_next_request(
+    authorizer: Any, lifecycle: KeyLifecycle, admin: Caller
+) -> None:
+    key, token = lifecycle.create(admin, NewKey(label="k", permissions={"products": Level.READ}))
+    allowed_resources(invoke(authorizer, authorizer_event(token.value)))
+    _, rotated = lifecycle.rotate(admin, key.key_id, grace_period_seconds=0)
+    assert invoke(authorizer, authorizer_event(token.value)) == "Unauthorized"
+    allowed_resources(invoke(authorizer, authorizer_event(rotated.value)))
+    lifecycle.revoke(admin, key.key_id)
+    assert invoke(authorizer, authorizer_event(rotated.value)) == "Unauthorized"
+
+
+def test_expired_key_is_401(authorizer: Any, lifecycle: KeyLifecycle, admin: Caller, keys_repository: Any) -> None:
+    key, token = lifecycle.create(admin, NewKey(label="k", expires_at=utc_now() + timedelta(hours=1)))
+    allowed_resources(invoke(authorizer, authorizer_event(token.value)))
+    stored = keys_repository.get(key.key_id)
+    stored.expires_at = utc_now() - timedelta(seconds=1)
+    keys_repository.save(stored)
+    assert invoke(authorizer, authorizer_event(token.value)) == "Unauthorized"
+
+
+def test_ip_outside_the_allowlist_is_denied(authorizer: Any, lifecycle: KeyLifecycle, admin: Caller) -> None:
+    key, token = lifecycle.create(admin, NewKey(label="k", ip_allowlist=("198.51.100.0/24",)))
+    allowed_resources(invoke(authorizer, authorizer_event(token.value, ip="198.51.100.7")))
+    result = invoke(authorizer, authorizer_event(token.value, ip="203.0.113.9"))
+    assert isinstance(result, dict)
+    assert allowed_resources(result) == []
+    assert {s["Effect"] for s in result["policyDocument"]["Statement"]} == {"Deny"}
+    lifecycle.update(admin, key.key_id, KeyChanges(ip_allowlist=()))
+    allowed_resources(invoke(authorizer, authorizer_event(token.value, ip="203.0.113.9")))
+
+
+def test_storage_failure_denies(
+    authorizer: Any, lifecycle: KeyLifecycle, admin: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, token = lifecycle.create(admin, NewKey(label="k", permissions={"products": Level.READ}))
+    client = aws.dynamodb_client()
+
+    def throttled(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "GetItem"
+        )
+
+    monkeypatch.setattr(client, "get_item", throttled)
+    result = invoke(authorizer, authorizer_event(token.value))
+    assert isinstance(result, dict)
+    assert allowed_resources(result) == []

@@ -421,6 +421,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "gatekey-local-gateway"
     sys_version = ""
     timeout = 60  # closes idle keep-alive connections
+    # Headers and body go out in separate writes; with Nagle's algorithm on, each response waits
+    # for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
 
     def _serve_request(self) -> None:
         gateway = self._gateway

@@ -46,12 +46,14 @@ def describe_validation_errors(problems: Sequence[Any]) -> str:
     """One sentence naming each offending field, e.g. `label: String should have at most 100 characters`."""
     sentences = []
     for problem in problems:
-        location = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path")]
         if problem.get("type") == "json_invalid":
             sentences.append("the request body is not valid JSON")
             continue
+        where = [str(part) for part in problem.get("loc", ())]
+        # ("body", "label") reads as "label"; a bare ("body",) is the body itself.
+        field = ".".join(where[1:] if len(where) > 1 else where) or "request"
         message = str(problem.get("msg", "is invalid")).removeprefix("Value error, ")
-        sentences.append(f"{'.'.join(location) or 'request'}: {message}")
+        sentences.append(f"{field}: {message}")
     return "; ".join(dict.fromkeys(sentences)) or "the request is invalid"
 
 

@@ -1,0 +1,44 @@
+# Gatekey's commands. Every target sets up .venv on first use, so a fresh clone needs only `make`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+LAMBDA_BUILD := build/lambda/.built
+PORT ?= 8080
+ADMIN_KEY_FILE ?= .gatekey/admin-key
+
+.PHONY: serve test lint build bench clean
+
+$(INSTALLED): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[local,infra,dev]'
+	@touch $@
+
+## serve: run Gatekey locally on its embedded store (http://127.0.0.1:$(PORT))
+serve: $(INSTALLED)
+	$(BIN)/gatekey serve --port $(PORT) --admin-key-file $(ADMIN_KEY_FILE)
+
+## test: lint, type-check, then every test (unit, integration, e2e, infra)
+test: lint build
+	$(BIN)/pytest -n 2 --dist loadfile
+
+## lint: ruff and mypy
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## build: bundle the Lambda code into build/lambda without Docker (the CDK asset)
+build: $(LAMBDA_BUILD)
+
+$(LAMBDA_BUILD): $(INSTALLED) pyproject.toml $(shell find functions/gatekey -name '*.py' 2>/dev/null) infra/build_lambda.py
+	$(BIN)/python infra/build_lambda.py
+	@touch $@
+
+## bench: warm authorizer vs a bare GetItem, argon2 verify, cold import vs boto3
+bench: $(INSTALLED)
+	$(BIN)/python -m tests.bench.authorizer
+
+clean:
+	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache

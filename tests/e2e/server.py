@@ -1,0 +1,76 @@
+"""`gatekey serve` started for real as a subprocess, and httpx clients to speak to it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+GATEKEY = Path(sys.executable).parent / "gatekey"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningGatekey:
+    url: str
+    admin_token: str
+    process: subprocess.Popen[str]
+
+    def client(self, token: str | None = None, **headers: str) -> httpx.Client:
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+    def admin(self) -> httpx.Client:
+        return self.client(self.admin_token)
+
+    def create_key(self, **body: Any) -> dict[str, Any]:
+        body.setdefault("label", "e2e key")
+        with self.admin() as admin:
+            response = admin.post("/v1/keys", json=body)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+
+def start_gatekey(tmp_path: Path, *extra: str) -> Iterator[RunningGatekey]:
+    port = free_port()
+    key_file = tmp_path / "admin-key"
+    process = subprocess.Popen(
+        [str(GATEKEY), "serve", "--port", str(port), "--admin-key-file", str(key_file), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"gatekey serve exited early:\n{process.stdout.read() if process.stdout else ''}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200 and key_file.exists():
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("gatekey serve did not become healthy within 60 s")
+        time.sleep(0.1)
+    yield RunningGatekey(url=url, admin_token=key_file.read_text().strip(), process=process)
+    process.terminate()
+    process.wait(timeout=15)

@@ -18,12 +18,14 @@ from gatekey.domain.authentication import AccessDenied, Authenticator, Unauthent
 from gatekey.domain.hashing import SecretVerifier, password_hasher
 from gatekey.domain.permissions import granted_routes, render_permissions
 from gatekey.settings import StageSettings
+from gatekey.storage import aws
 from gatekey.storage.keys_repository import KeysRepository
 from gatekey.storage.tables import DIRECTORY_TABLE, KEYS_TABLE
 
 logger = Logger()
 metrics = Metrics()
 settings = StageSettings.from_environment()
+aws.dynamodb_client()  # created during init, which Lambda runs before the first request arrives
 authenticator = Authenticator(
     KeysRepository(KEYS_TABLE.name(), DIRECTORY_TABLE.name()),
     SecretVerifier(password_hasher(settings)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ class EmbeddedAws:
         )
         from werkzeug.serving import make_server
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per storage call
         moto_app = DomainDispatcherApplication(create_backend_app)
         one_at_a_time = threading.Lock()
 

@@ -1,0 +1,142 @@
+"""`make bench`: the authorizer's costs, each measured side by side with its baseline in one run.
+
+- warm Bearer authorization per request ÷ one bare consistent GetItem on the same store (target ≤ 1.2)
+- one argon2id verify, in ms, at the local and the prod cost
+- cold import of the authorizer module (which creates its DynamoDB client) ÷ `import boto3` + a DynamoDB client
+  (target ≤ 1.35); best of several fresh interpreters each, since noise only ever adds time
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROUNDS = 20
+PER_ROUND = 25
+COLD_RUNS = 15
+SAMPLE_EVENT = Path(__file__).resolve().parents[2] / ".." / "shared" / "aws-events" / "apiGatewayAuthorizerRequestEvent.json"
+
+AUTHORIZER_COLD = """
+import time
+start = time.perf_counter()
+import gatekey.handlers.authorizer  # creates its DynamoDB client during import, as in Lambda's init
+print(time.perf_counter() - start)
+"""
+BOTO3_COLD = """
+import time
+start = time.perf_counter()
+import boto3
+boto3.client("dynamodb")
+print(time.perf_counter() - start)
+"""
+
+
+class BenchContext:
+    function_name = "authorizer"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:authorizer"
+    aws_request_id = "bench"
+
+
+def per_call_seconds(work: Callable[[], object], count: int) -> float:
+    start = time.perf_counter()
+    for _ in range(count):
+        work()
+    return (time.perf_counter() - start) / count
+
+
+def cold_seconds(script: str) -> float:
+    output = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=os.environ.copy()
+    ).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def main() -> None:
+    from gatekey.settings import STAGES
+
+    os.environ.update(STAGES["local"].as_environment())
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "gatekey")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Gatekey")
+
+    from gatekey.api import services
+    from gatekey.domain.hashing import password_hasher
+    from gatekey.local.bootstrap import bootstrap_demo_tenant
+    from gatekey.local.embedded import EmbeddedAws, create_missing_tables, ensure_kms_key, local_table_names, point_at_storage
+    from gatekey.storage import aws
+    from gatekey.storage.tables import KEYS_TABLE
+
+    embedded = EmbeddedAws()
+    tables = local_table_names("bench")
+    point_at_storage(embedded.start(), tables)
+    create_missing_tables(tables)
+    ensure_kms_key("gatekey-bench")
+    tenant = bootstrap_demo_tenant()
+
+    # Logs and metrics are written as in production, into a sink instead of the terminal: Powertools'
+    # Logger binds the stdout it sees at import, so the sink is in place before the handler is imported.
+    terminal, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
+    from gatekey.handlers import authorizer
+
+    event: dict[str, Any] = copy.deepcopy(json.loads(SAMPLE_EVENT.read_text()))
+    event["methodArn"] = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/products"
+    event["headers"] = {"Authorization": f"Bearer {tenant.admin_token}"}
+    context = BenchContext()
+    key = {"key_id": {"S": tenant.admin_key_id}}
+    client = aws.dynamodb_client()
+    table_name = KEYS_TABLE.name()
+
+    def authorize() -> object:
+        return authorizer.lambda_handler(event, context)  # type: ignore[arg-type]
+
+    def bare_get_item() -> object:
+        return client.get_item(TableName=table_name, Key=key, ConsistentRead=True)
+
+    for _ in range(20):
+        authorize()
+        bare_get_item()
+    authorizer_times, get_item_times = [], []
+    for _ in range(ROUNDS):  # interleaved, so drift in the machine's load hits both alike
+        authorizer_times.append(per_call_seconds(authorize, PER_ROUND))
+        get_item_times.append(per_call_seconds(bare_get_item, PER_ROUND))
+    sys.stdout.close()
+    sys.stdout = terminal
+    warm_authorizer = statistics.median(authorizer_times)
+    warm_get_item = statistics.median(get_item_times)
+
+    argon2_ms = {}
+    for stage in ("local", "prod"):
+        hasher = password_hasher(STAGES[stage])
+        stored = hasher.hash("bench-secret")
+        argon2_ms[stage] = statistics.median(per_call_seconds(lambda: hasher.verify(stored, "bench-secret"), 3) for _ in range(5)) * 1000
+
+    authorizer_cold, boto3_cold = [], []
+    for _ in range(COLD_RUNS):
+        authorizer_cold.append(cold_seconds(AUTHORIZER_COLD))
+        boto3_cold.append(cold_seconds(BOTO3_COLD))
+    embedded.stop()
+
+    cold_authorizer, cold_boto3 = min(authorizer_cold), min(boto3_cold)
+    cold_ratio = cold_authorizer / cold_boto3
+    warm_ratio = warm_authorizer / warm_get_item
+    print("Gatekey authorizer benchmark (one run, each figure side by side with its baseline)")
+    print(f"  warm Bearer authorization    {warm_authorizer * 1000:8.3f} ms/request   (median of {ROUNDS} rounds)")
+    print(f"  bare GetItem, same store     {warm_get_item * 1000:8.3f} ms/request")
+    print(f"  ratio                        {warm_ratio:8.2f}   (target <= 1.2)")
+    print(f"  argon2id verify, local cost  {argon2_ms['local']:8.2f} ms")
+    print(f"  argon2id verify, prod cost   {argon2_ms['prod']:8.2f} ms")
+    print(f"  cold import authorizer       {cold_authorizer * 1000:8.1f} ms   (best of {COLD_RUNS})")
+    print(f"  cold import boto3 + client   {cold_boto3 * 1000:8.1f} ms   (best of {COLD_RUNS})")
+    print(f"  ratio                        {cold_ratio:8.2f}   (target <= 1.35)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""`gatekey serve` itself: clean shutdown on SIGTERM and Ctrl-C, and `--storage-endpoint`."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import boto3
+import pytest
+
+from gatekey.local.embedded import LOCAL_CREDENTIALS, EmbeddedAws
+from gatekey.storage.tables import ALL_TABLES
+from tests.e2e.server import start_gatekey
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_cleanly_on_signal(tmp_path: Path, stop_signal: signal.Signals) -> None:
+    servers = start_gatekey(tmp_path)
+    running = next(servers)
+    with running.admin() as admin:
+        assert admin.get("/v1/me").status_code == 200
+    running.process.send_signal(stop_signal)
+    assert running.process.wait(timeout=15) == 0
+    output = running.process.stdout.read() if running.process.stdout else ""
+    assert "Gatekey stopped." in output
+    assert running.admin_token in output  # the admin key is printed at start, as documented
+    assert "Traceback" not in output
+
+
+def test_serve_uses_and_prepares_another_storage_endpoint(tmp_path: Path) -> None:
+    external = EmbeddedAws()
+    endpoint = external.start()
+    try:
+        servers = start_gatekey(tmp_path, "--storage-endpoint", endpoint)
+        running = next(servers)
+        created = running.create_key(permissions={"products": "read"})
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+        names = dynamodb.list_tables()["TableNames"]
+        assert len(names) == len(ALL_TABLES)
+        keys_table = next(name for name in names if name.endswith("-keys"))
+        stored = dynamodb.get_item(TableName=keys_table, Key={"key_id": {"S": created["id"]}})["Item"]
+        assert created["secret"] not in str(stored)  # only the argon2id hash rests there
+        running.process.terminate()
+        assert running.process.wait(timeout=15) == 0
+    finally:
+        external.stop()

@@ -1,0 +1,63 @@
+"""Every sample event in events/ is accepted by its handler and answered as a user would expect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gatekey.domain.key_lifecycle import Caller
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+class SampleContext:
+    function_name = "sample"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sample"
+    aws_request_id = "sample"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def load(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+def test_health_sample(storage_endpoint: str) -> None:
+    from gatekey.handlers import api
+
+    response = api.lambda_handler(load("api_health.json"), SampleContext())  # type: ignore[arg-type]
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"status": "ok"}
+
+
+def test_create_key_sample_creates_a_key_in_the_callers_org(admin: Caller) -> None:
+    from gatekey.handlers import api
+
+    event = load("api_create_key.json")
+    event["requestContext"]["authorizer"]["orgId"] = admin.org_id
+    response = api.lambda_handler(event, SampleContext())  # type: ignore[arg-type]
+    assert response["statusCode"] == 201, response["body"]
+    assert json.loads(response["body"])["org_id"] == admin.org_id
+
+
+def test_store_demo_sample_echoes_the_caller() -> None:
+    from gatekey.handlers import store_demo
+
+    response = store_demo.lambda_handler(load("store_demo_list_products.json"), SampleContext())  # type: ignore[arg-type]
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 200
+    assert body["key_id"] == "key_7QqK3mZ1xR8vT2wY5nB0cD"
+    assert body["resource"] == "products"
+
+
+def test_authorizer_sample_with_the_design_vector_is_unknown_key_401(storage_endpoint: str) -> None:
+    from gatekey.handlers import authorizer
+
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorizer.lambda_handler(load("authorizer_bearer_request.json"), SampleContext())  # type: ignore[arg-type]

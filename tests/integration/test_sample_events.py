@@ -59,5 +59,5 @@ def test_store_demo_sample_echoes_the_caller() -> None:
 def test_authorizer_sample_with_the_design_vector_is_unknown_key_401(storage_endpoint: str) -> None:
     from gatekey.handlers import authorizer
 
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.lambda_handler(load("authorizer_bearer_request.json"), SampleContext())  # type: ignore[arg-type]

@@ -13,6 +13,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from gatekey.api_gateway import FUNCTIONS, LambdaFunction
 
 LOCAL_STAGE = "local"
@@ -60,9 +62,13 @@ def serve(arguments: argparse.Namespace) -> int:
     endpoint = arguments.storage_endpoint or embedded.start()  # type: ignore[union-attr]
     table_names = local_table_names(LOCAL_STAGE)
     point_at_storage(endpoint, table_names)
-    create_missing_tables(table_names)
-    ensure_kms_key(f"gatekey-{LOCAL_STAGE}")
-    tenant = bootstrap_demo_tenant()
+    try:
+        create_missing_tables(table_names)
+        ensure_kms_key(f"gatekey-{LOCAL_STAGE}")
+        tenant = bootstrap_demo_tenant()
+    except (BotoCoreError, ClientError) as error:
+        print(f"gatekey: cannot reach the storage endpoint {endpoint}: {error}", file=sys.stderr)
+        return 2
     _write_secret_file(arguments.admin_key_file, tenant.admin_token)
 
     gateway = LocalGateway(

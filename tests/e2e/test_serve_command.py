@@ -3,14 +3,49 @@
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import boto3
 import pytest
 
-from gatekey.local.embedded import LOCAL_CREDENTIALS, EmbeddedAws
+from gatekey.local.embedded import LOCAL_CREDENTIALS
 from gatekey.storage.tables import ALL_TABLES
-from tests.e2e.server import start_gatekey
+from tests.e2e.server import free_port, start_gatekey
+
+
+def wait_until_listening(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def test_unreachable_storage_endpoint_is_a_clear_error(tmp_path: Path) -> None:
+    unused = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "gatekey"),
+            "serve",
+            "--port",
+            str(free_port()),
+            "--storage-endpoint",
+            unused,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"cannot reach the storage endpoint {unused}" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -28,9 +63,15 @@ def test_serve_stops_cleanly_on_signal(tmp_path: Path, stop_signal: signal.Signa
 
 
 def test_serve_uses_and_prepares_another_storage_endpoint(tmp_path: Path) -> None:
-    external = EmbeddedAws()
-    endpoint = external.start()
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    external = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
+        wait_until_listening(port)
         servers = start_gatekey(tmp_path, "--storage-endpoint", endpoint)
         running = next(servers)
         created = running.create_key(permissions={"products": "read"})
@@ -49,4 +90,5 @@ def test_serve_uses_and_prepares_another_storage_endpoint(tmp_path: Path) -> Non
         running.process.terminate()
         assert running.process.wait(timeout=15) == 0
     finally:
-        external.stop()
+        external.terminate()
+        external.wait(timeout=15)

@@ -1,0 +1,1 @@
+"""The Gatekey CDK app: one stack per stage, composed of one construct per concern."""

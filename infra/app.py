@@ -1,0 +1,81 @@
+"""The CDK app: `-c stage=dev|prod` picks the stage, `-c authorizer_cache_ttl=N` overrides its cache TTL."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+INFRA_DIR = Path(__file__).resolve().parent
+REPO_ROOT = INFRA_DIR.parent
+# `python infra/app.py` (what cdk.json runs) puts infra/ first on the import path, where infra/constructs
+# would shadow the `constructs` library: import from the repository root instead.
+if sys.path and Path(sys.path[0]).resolve() == INFRA_DIR:
+    sys.path[0] = str(REPO_ROOT)
+
+from aws_cdk import App, Validations  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from gatekey.settings import STAGES, StageSettings  # noqa: E402
+from infra.stack import GatekeyStack  # noqa: E402
+
+DEFAULT_STAGE = "dev"
+# "local" is what `gatekey serve` runs; it has nothing to deploy.
+DEPLOYABLE_STAGES = tuple(name for name in STAGES if name != "local")
+# API Gateway caches authorizer results for at most an hour.
+MAX_AUTHORIZER_CACHE_TTL_SECONDS = 3600
+
+
+class StageSelectionError(ValueError):
+    """The `-c stage=...` or `-c authorizer_cache_ttl=...` context does not name a deployable setting."""
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context of cdk.json, so that a run without the CDK CLI synthesizes what `cdk synth` does."""
+    context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+def stage_settings(app: App) -> StageSettings:
+    stage = str(app.node.try_get_context("stage") or DEFAULT_STAGE)
+    if stage not in DEPLOYABLE_STAGES:
+        raise StageSelectionError(f"Unknown stage {stage!r}: use -c stage=" + " or -c stage=".join(DEPLOYABLE_STAGES))
+    settings = STAGES[stage]
+    ttl = app.node.try_get_context("authorizer_cache_ttl")
+    if ttl is None:
+        return settings
+    try:
+        seconds = int(ttl)
+    except ValueError:
+        raise StageSelectionError(f"-c authorizer_cache_ttl={ttl!r} is not a whole number of seconds") from None
+    if not 0 <= seconds <= MAX_AUTHORIZER_CACHE_TTL_SECONDS:
+        raise StageSelectionError(
+            f"-c authorizer_cache_ttl={seconds}: API Gateway accepts 0 to {MAX_AUTHORIZER_CACHE_TTL_SECONDS} seconds"
+        )
+    return replace(settings, authorizer_cache_ttl_seconds=seconds)
+
+
+def add_gatekey(app: App) -> GatekeyStack:
+    """Adds the stack of the stage the context names, checked by cdk-nag's AWS Solutions rules at synthesis."""
+    settings = stage_settings(app)
+    stack = GatekeyStack(app, f"Gatekey-{settings.stage}", settings=settings)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    return stack
+
+
+def main() -> None:
+    # The CDK CLI tells the app where to write; run on its own, the app writes to cdk.out like the CLI would.
+    outdir = None if "CDK_OUTDIR" in os.environ else str(REPO_ROOT / "cdk.out")
+    app = App(context=cdk_json_context(), outdir=outdir)
+    try:
+        add_gatekey(app)
+    except StageSelectionError as error:
+        sys.exit(f"error: {error}")
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

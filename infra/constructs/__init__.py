@@ -1,0 +1,1 @@
+"""One construct per concern of the Gatekey stack: database, functions, API, and their log groups."""

@@ -1,0 +1,60 @@
+"""The DynamoDB tables of ALL_TABLES and the KMS key that encrypts recoverable and HMAC secrets."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from gatekey.settings import StageSettings
+from gatekey.storage.tables import ALL_TABLES, TableDefinition
+from infra.constructs.log_groups import removal_policy
+
+
+class Database(Construct):
+    """Every table Gatekey uses, built from the definitions the local runtime also creates its tables from."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings) -> None:
+        super().__init__(scope, construct_id)
+        # Losing this key makes every stored ciphertext unreadable, so it follows the data's removal policy.
+        self.secrets_key = kms.Key(
+            self,
+            "SecretsKey",
+            description=f"Gatekey {settings.stage}: encrypts HMAC and recoverable API key secrets",
+            enable_key_rotation=True,
+            removal_policy=removal_policy(settings),
+        )
+        self.tables: dict[str, dynamodb.Table] = {
+            definition.logical_name: self._table(definition, settings) for definition in ALL_TABLES
+        }
+
+    def table(self, definition: TableDefinition) -> dynamodb.Table:
+        return self.tables[definition.logical_name]
+
+    def _table(self, definition: TableDefinition, settings: StageSettings) -> dynamodb.Table:
+        table = dynamodb.Table(
+            self,
+            f"{definition.logical_name.title()}Table",
+            partition_key=_string_attribute(definition.partition_key),
+            sort_key=_string_attribute(definition.sort_key) if definition.sort_key else None,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=definition.ttl_attribute,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=settings.retain_data_on_delete,
+            removal_policy=removal_policy(settings),
+        )
+        for index in definition.indexes:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=_string_attribute(index.partition_key),
+                sort_key=_string_attribute(index.sort_key) if index.sort_key else None,
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+        return table
+
+
+def _string_attribute(name: str) -> dynamodb.Attribute:
+    # Every key attribute of ALL_TABLES is a string (see TableDefinition.create_table_arguments).
+    return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)

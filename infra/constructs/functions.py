@@ -1,0 +1,144 @@
+"""One Lambda function per entry of FUNCTIONS, each with its own log group, role and least-privilege grants."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import cast
+
+from aws_cdk import Acknowledgment, CfnElement, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from gatekey.api_gateway import AUTHORIZER, FUNCTIONS, MANAGEMENT_API, STORE_DEMO, LambdaFunction
+from gatekey.settings import StageSettings
+from gatekey.storage.tables import ALL_TABLES, DIRECTORY_TABLE, KEYS_TABLE, TableDefinition
+from infra.build_lambda import LAMBDA_BUILD_DIR
+from infra.constructs.database import Database
+from infra.constructs.log_groups import stage_log_group
+
+
+@dataclass(frozen=True)
+class FunctionSize:
+    memory_mib: int
+    timeout_seconds: int
+
+
+# Lambda gives CPU in proportion to memory: functions that hash with argon2id (the authorizer on every
+# request, the API when it mints keys) get enough to finish prod's 64 MiB / t=3 hash quickly.
+FUNCTION_SIZES: dict[str, FunctionSize] = {
+    AUTHORIZER.name: FunctionSize(memory_mib=1024, timeout_seconds=10),
+    MANAGEMENT_API.name: FunctionSize(memory_mib=1024, timeout_seconds=28),
+    STORE_DEMO.name: FunctionSize(memory_mib=256, timeout_seconds=10),
+}
+
+
+class Functions(Construct):
+    """The Lambda functions, keyed by their FUNCTIONS name; `build/lambda` must exist (`make build`)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, database: Database) -> None:
+        super().__init__(scope, construct_id)
+        if not LAMBDA_BUILD_DIR.is_dir():
+            raise FileNotFoundError(f"{LAMBDA_BUILD_DIR} does not exist: run `make build` before synthesizing")
+        code = lambda_.Code.from_asset(str(LAMBDA_BUILD_DIR))
+        environment = {
+            **settings.as_environment(),
+            **{definition.env_var: database.table(definition).table_name for definition in ALL_TABLES},
+            "GATEKEY_KMS_KEY_ID": database.secrets_key.key_id,
+            "POWERTOOLS_SERVICE_NAME": "gatekey",
+            "POWERTOOLS_METRICS_NAMESPACE": "Gatekey",
+        }
+        self.roles: dict[str, iam.Role] = {}
+        self.functions: dict[str, lambda_.Function] = {
+            function.name: self._function(function, code, environment, settings) for function in FUNCTIONS
+        }
+        self._grant(database)
+
+    def function(self, definition: LambdaFunction) -> lambda_.Function:
+        return self.functions[definition.name]
+
+    def _function(
+        self, definition: LambdaFunction, code: lambda_.Code, environment: dict[str, str], settings: StageSettings
+    ) -> lambda_.Function:
+        construct_id = _construct_id(definition)
+        log_group = stage_log_group(self, f"{construct_id}Logs", settings=settings)
+        # An own role instead of AWSLambdaBasicExecutionRole: it may write to its own log group and nothing else.
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Gatekey {settings.stage}: {definition.description}",
+        )
+        log_group.grant_write(role)
+        self.roles[definition.name] = role
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords "
+                "support no resource-level permissions",
+            )
+        )
+        size = FUNCTION_SIZES[definition.name]
+        function = lambda_.Function(
+            self,
+            construct_id,
+            description=definition.description,
+            handler=definition.handler,
+            code=code,
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.ARM_64,
+            memory_size=size.memory_mib,
+            timeout=Duration.seconds(size.timeout_seconds),
+            environment=environment,
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        Validations.of(function).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-L1",
+                reason="Python 3.12 on purpose: infra/build_lambda.py bundles cp312 arm64 wheels for it; "
+                "moving to a newer runtime changes both together",
+            )
+        )
+        return function
+
+    def _grant(self, database: Database) -> None:
+        authorizer = self.function(AUTHORIZER)
+        keys_table = database.table(KEYS_TABLE)
+        keys_table.grant_read_data(authorizer)
+        # The authorizer records last_used_at on the key it just verified; it never creates or deletes keys.
+        authorizer.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[keys_table.table_arn])
+        )
+        database.table(DIRECTORY_TABLE).grant_read_data(authorizer)
+        database.secrets_key.grant_decrypt(authorizer)
+        _acknowledge_index_grants(self.roles[AUTHORIZER.name], database, (KEYS_TABLE, DIRECTORY_TABLE))
+
+        management_api = self.function(MANAGEMENT_API)
+        for table in database.tables.values():
+            table.grant_read_write_data(management_api)
+        # Exactly what storing and revealing a secret takes; not the ReEncrypt*/GenerateDataKey* wildcards.
+        database.secrets_key.grant(management_api, "kms:Encrypt", "kms:Decrypt")
+        _acknowledge_index_grants(self.roles[MANAGEMENT_API.name], database, ALL_TABLES)
+
+
+def _construct_id(definition: LambdaFunction) -> str:
+    return "".join(part.title() for part in definition.name.split("_")) + "Function"
+
+
+def _acknowledge_index_grants(role: iam.Role, database: Database, granted: Iterable[TableDefinition]) -> None:
+    """DynamoDB grants reach a table's GSIs through `<table arn>/index/*`, a wildcard that stays inside the table."""
+    stack = Stack.of(database)
+    for definition in granted:
+        if not definition.indexes:
+            continue
+        table_resource = cast(CfnElement, database.table(definition).node.default_child)
+        logical_id = stack.resolve(stack.get_logical_id(table_resource))
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/index/*]",
+                reason=f"Queries on the GSIs of the {definition.logical_name} table, e.g. listing an org's keys",
+            )
+        )

@@ -1,0 +1,58 @@
+"""Synthesizes the Gatekey app the way `cdk synth` does and exposes the template and cdk-nag findings to tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from infra.app import add_gatekey, cdk_json_context
+from infra.stack import GatekeyStack
+
+# Synthesis must not stop at the first cdk-nag finding: the compliance tests read them from the report.
+COLLECT_VALIDATION_FINDINGS = {"@aws-cdk/core:failSynthOnValidationErrors": False}
+CACHED_AUTHORIZER_TTL_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class SynthesizedStage:
+    """One stage's stack, synthesized the way `cdk synth -c stage=...` does it, nag checks included."""
+
+    stack: GatekeyStack
+    template: Template
+    template_json: dict[str, Any]
+    template_path: Path
+    validation_report: dict[str, Any]
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        resources: dict[str, dict[str, Any]] = self.template_json["Resources"]
+        return resources
+
+    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: resource for name, resource in self.resources.items() if resource["Type"] == resource_type}
+
+
+def synthesize(
+    outdir: Path, *, add_to_stack: Callable[[GatekeyStack], object] | None = None, **context: object
+) -> SynthesizedStage:
+    """Synthesizes the app for `context` (e.g. stage="prod"); `add_to_stack` may add resources before synthesis."""
+    app = App(context={**cdk_json_context(), **COLLECT_VALIDATION_FINDINGS, **context}, outdir=str(outdir))
+    stack = add_gatekey(app)
+    if add_to_stack is not None:
+        add_to_stack(stack)
+    assembly = app.synth()
+    report_path = Path(assembly.directory) / "validation-report.json"
+    template = Template.from_stack(stack)
+    return SynthesizedStage(
+        stack=stack,
+        template=template,
+        template_json=template.to_json(),
+        template_path=Path(assembly.directory) / stack.template_file,
+        validation_report=json.loads(report_path.read_text()),
+    )

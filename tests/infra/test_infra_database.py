@@ -1,0 +1,81 @@
+"""The synthesized tables and secrets key match ALL_TABLES and the stage's data-retention policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+from stack_synthesis import SynthesizedStage
+
+from gatekey.storage.tables import ALL_TABLES, TableDefinition
+
+
+def key_schema(partition_key: str, sort_key: str | None) -> list[dict[str, str]]:
+    return [
+        {"AttributeName": partition_key, "KeyType": "HASH"},
+        *([{"AttributeName": sort_key, "KeyType": "RANGE"}] if sort_key else []),
+    ]
+
+
+def expected_table_properties(definition: TableDefinition) -> dict[str, Any]:
+    return {
+        "KeySchema": key_schema(definition.partition_key, definition.sort_key),
+        "AttributeDefinitions": Match.array_equals(
+            [{"AttributeName": name, "AttributeType": "S"} for name in definition.key_attributes()]
+        ),
+        "BillingMode": "PAY_PER_REQUEST",
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index.name,
+                "KeySchema": key_schema(index.partition_key, index.sort_key),
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in definition.indexes
+        ]
+        or Match.absent(),
+        "TimeToLiveSpecification": {"AttributeName": definition.ttl_attribute, "Enabled": True}
+        if definition.ttl_attribute
+        else Match.absent(),
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+    }
+
+
+@pytest.mark.parametrize("definition", ALL_TABLES, ids=lambda definition: definition.logical_name)
+def test_every_table_of_all_tables_is_deployed_with_its_keys_indexes_ttl_and_on_demand_billing(
+    dev: SynthesizedStage, definition: TableDefinition
+) -> None:
+    dev.template.has_resource_properties("AWS::DynamoDB::Table", expected_table_properties(definition))
+
+
+def test_the_stack_has_no_table_outside_all_tables(dev: SynthesizedStage) -> None:
+    dev.template.resource_count_is("AWS::DynamoDB::Table", len(ALL_TABLES))
+
+
+def test_secrets_key_rotates_automatically(every_stage: SynthesizedStage) -> None:
+    every_stage.template.resource_count_is("AWS::KMS::Key", 1)
+    every_stage.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+@pytest.mark.parametrize("resource_type", ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::Logs::LogGroup"])
+def test_prod_keeps_data_when_the_stack_is_deleted_and_dev_does_not(
+    dev: SynthesizedStage, prod: SynthesizedStage, resource_type: str
+) -> None:
+    def deletion_policies(stage: SynthesizedStage) -> set[str]:
+        return {
+            resource.get("DeletionPolicy", "Delete") for resource in stage.resources_of_type(resource_type).values()
+        }
+
+    assert deletion_policies(prod) == {"Retain"}
+    assert deletion_policies(dev) == {"Delete"}
+
+
+def test_prod_tables_are_protected_against_deletion(prod: SynthesizedStage, dev: SynthesizedStage) -> None:
+    def protections(stage: SynthesizedStage) -> set[bool]:
+        return {
+            table["Properties"]["DeletionProtectionEnabled"]
+            for table in stage.resources_of_type("AWS::DynamoDB::Table").values()
+        }
+
+    assert protections(prod) == {True}
+    assert protections(dev) == {False}

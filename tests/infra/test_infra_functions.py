@@ -1,0 +1,143 @@
+"""The synthesized Lambda functions: handlers, runtime, environment, logs and least-privilege permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from stack_synthesis import SynthesizedStage
+
+from gatekey.api_gateway import AUTHORIZER, FUNCTIONS, MANAGEMENT_API, STORE_DEMO, LambdaFunction
+from gatekey.settings import STAGES
+from gatekey.storage.tables import ALL_TABLES, DIRECTORY_TABLE, IDEMPOTENCY_TABLE, KEYS_TABLE, TableDefinition
+from infra.constructs.functions import FUNCTION_SIZES
+
+WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"}
+
+
+def function_resource(stage: SynthesizedStage, definition: LambdaFunction) -> tuple[str, dict[str, Any]]:
+    (match,) = [
+        (name, resource)
+        for name, resource in stage.resources_of_type("AWS::Lambda::Function").items()
+        if resource["Properties"]["Handler"] == definition.handler
+    ]
+    return match
+
+
+def table_logical_id(stage: SynthesizedStage, definition: TableDefinition) -> str:
+    (name,) = [
+        name
+        for name, table in stage.resources_of_type("AWS::DynamoDB::Table").items()
+        if table["Properties"]["KeySchema"][0]["AttributeName"] == definition.partition_key
+    ]
+    return name
+
+
+def policy_statements(stage: SynthesizedStage, definition: LambdaFunction) -> list[dict[str, Any]]:
+    role_id = function_resource(stage, definition)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in stage.resources_of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions_on(statements: list[dict[str, Any]], logical_id: str) -> set[str]:
+    """The actions the statements allow on the resource `logical_id` (its ARN or its indexes)."""
+    allowed: set[str] = set()
+    for statement in statements:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if logical_id in str(resources):
+            actions = statement["Action"]
+            allowed |= set(actions if isinstance(actions, list) else [actions])
+    return allowed
+
+
+def test_there_is_one_function_per_functions_entry(dev: SynthesizedStage) -> None:
+    dev.template.resource_count_is("AWS::Lambda::Function", len(FUNCTIONS))
+
+
+@pytest.mark.parametrize("definition", FUNCTIONS, ids=lambda definition: definition.name)
+def test_function_runs_its_handler_on_python_3_12_arm64_with_tracing(
+    dev: SynthesizedStage, definition: LambdaFunction
+) -> None:
+    properties = function_resource(dev, definition)[1]["Properties"]
+    assert properties["Runtime"] == "python3.12"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert properties["MemorySize"] == FUNCTION_SIZES[definition.name].memory_mib
+
+
+@pytest.mark.parametrize("definition", FUNCTIONS, ids=lambda definition: definition.name)
+def test_function_learns_table_names_key_id_and_stage_settings_from_its_environment(
+    dev: SynthesizedStage, definition: LambdaFunction
+) -> None:
+    variables = function_resource(dev, definition)[1]["Properties"]["Environment"]["Variables"]
+    for table in ALL_TABLES:
+        assert variables[table.env_var] == {"Ref": table_logical_id(dev, table)}
+    (key_id,) = dev.resources_of_type("AWS::KMS::Key")
+    assert variables["GATEKEY_KMS_KEY_ID"] == {"Ref": key_id}
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "gatekey"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Gatekey"
+    assert STAGES["dev"].as_environment().items() <= variables.items()
+
+
+@pytest.mark.parametrize(("stage_name", "prefix"), [("dev", "gk_test"), ("prod", "gk_live")])
+def test_token_prefix_follows_the_stage(stage_name: str, prefix: str, request: pytest.FixtureRequest) -> None:
+    stage: SynthesizedStage = request.getfixturevalue(stage_name)
+    for definition in FUNCTIONS:
+        variables = function_resource(stage, definition)[1]["Properties"]["Environment"]["Variables"]
+        assert variables["GATEKEY_TOKEN_PREFIX"] == prefix
+        assert variables["GATEKEY_STAGE"] == stage_name
+
+
+@pytest.mark.parametrize("definition", FUNCTIONS, ids=lambda definition: definition.name)
+def test_function_logs_to_its_own_log_group_kept_for_the_stage_retention(
+    prod: SynthesizedStage, definition: LambdaFunction
+) -> None:
+    log_group_id = function_resource(prod, definition)[1]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    log_group = prod.resources[log_group_id]
+    assert log_group["Properties"]["RetentionInDays"] == STAGES["prod"].log_retention_days
+    assert actions_on(policy_statements(prod, definition), log_group_id) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+
+
+def test_no_function_role_carries_a_managed_policy(dev: SynthesizedStage) -> None:
+    for definition in FUNCTIONS:
+        role_id = function_resource(dev, definition)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
+        assert "ManagedPolicyArns" not in dev.resources[role_id]["Properties"]
+
+
+def test_authorizer_reads_keys_and_directory_updates_only_keys_and_only_decrypts(dev: SynthesizedStage) -> None:
+    statements = policy_statements(dev, AUTHORIZER)
+    keys = actions_on(statements, table_logical_id(dev, KEYS_TABLE))
+    assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"} <= keys
+    assert keys & WRITE_ACTIONS == {"dynamodb:UpdateItem"}
+    directory = actions_on(statements, table_logical_id(dev, DIRECTORY_TABLE))
+    assert "dynamodb:GetItem" in directory
+    assert not directory & WRITE_ACTIONS
+    assert actions_on(statements, table_logical_id(dev, IDEMPOTENCY_TABLE)) == set()
+    (key_id,) = dev.resources_of_type("AWS::KMS::Key")
+    assert actions_on(statements, key_id) == {"kms:Decrypt"}
+
+
+def test_management_api_reads_and_writes_every_table_and_encrypts_secrets(dev: SynthesizedStage) -> None:
+    statements = policy_statements(dev, MANAGEMENT_API)
+    for table in ALL_TABLES:
+        assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= actions_on(
+            statements, table_logical_id(dev, table)
+        )
+    (key_id,) = dev.resources_of_type("AWS::KMS::Key")
+    assert actions_on(statements, key_id) == {"kms:Encrypt", "kms:Decrypt"}
+
+
+def test_store_demo_touches_no_table_and_no_key(dev: SynthesizedStage) -> None:
+    actions = {
+        action
+        for statement in policy_statements(dev, STORE_DEMO)
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    }
+    assert not {action for action in actions if action.startswith(("dynamodb:", "kms:"))}

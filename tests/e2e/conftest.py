@@ -12,4 +12,5 @@ from tests.e2e.server import RunningGatekey, start_gatekey
 @pytest.fixture(scope="module")
 def gatekey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGatekey]:
     """A Gatekey of its own for each test module, so one module's keys never crowd another's limit."""
-    yield from start_gatekey(tmp_path_factory.mktemp("gatekey"))
+    with start_gatekey(tmp_path_factory.mktemp("gatekey")) as running:
+        yield running

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,9 @@ class RunningGatekey:
         return created
 
 
+@contextmanager
 def start_gatekey(tmp_path: Path, *extra: str) -> Iterator[RunningGatekey]:
+    """A running `gatekey serve`, always stopped on the way out (killed if SIGTERM is not enough)."""
     port = free_port()
     key_file = tmp_path / "admin-key"
     process = subprocess.Popen(
@@ -57,7 +60,18 @@ def start_gatekey(tmp_path: Path, *extra: str) -> Iterator[RunningGatekey]:
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    url = f"http://127.0.0.1:{port}"
+    try:
+        yield _wait_until_healthy(process, f"http://127.0.0.1:{port}", key_file)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _wait_until_healthy(process: subprocess.Popen[str], url: str, key_file: Path) -> RunningGatekey:
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
@@ -71,6 +85,4 @@ def start_gatekey(tmp_path: Path, *extra: str) -> Iterator[RunningGatekey]:
             process.kill()
             raise RuntimeError("gatekey serve did not become healthy within 60 s")
         time.sleep(0.1)
-    yield RunningGatekey(url=url, admin_token=key_file.read_text().strip(), process=process)
-    process.terminate()
-    process.wait(timeout=15)
+    return RunningGatekey(url=url, admin_token=key_file.read_text().strip(), process=process)

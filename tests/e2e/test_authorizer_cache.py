@@ -11,7 +11,8 @@ from tests.e2e.server import RunningGatekey, start_gatekey
 
 @pytest.fixture(scope="module")
 def cached_gatekey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGatekey]:
-    yield from start_gatekey(tmp_path_factory.mktemp("cached"), "--authorizer-cache-ttl", "300")
+    with start_gatekey(tmp_path_factory.mktemp("cached"), "--authorizer-cache-ttl", "300") as running:
+        yield running
 
 
 def test_cached_policy_is_not_a_blanket_allow(cached_gatekey: RunningGatekey) -> None:

@@ -50,13 +50,12 @@ def test_unreachable_storage_endpoint_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_serve_stops_cleanly_on_signal(tmp_path: Path, stop_signal: signal.Signals) -> None:
-    servers = start_gatekey(tmp_path)
-    running = next(servers)
-    with running.admin() as admin:
-        assert admin.get("/v1/me").status_code == 200
-    running.process.send_signal(stop_signal)
-    assert running.process.wait(timeout=15) == 0
-    output = running.process.stdout.read() if running.process.stdout else ""
+    with start_gatekey(tmp_path) as running:
+        with running.admin() as admin:
+            assert admin.get("/v1/me").status_code == 200
+        running.process.send_signal(stop_signal)
+        assert running.process.wait(timeout=15) == 0
+        output = running.process.stdout.read() if running.process.stdout else ""
     assert "Gatekey stopped." in output
     assert running.admin_token in output  # the admin key is printed at start, as documented
     assert "Traceback" not in output
@@ -72,9 +71,10 @@ def test_serve_uses_and_prepares_another_storage_endpoint(tmp_path: Path) -> Non
     )
     try:
         wait_until_listening(port)
-        servers = start_gatekey(tmp_path, "--storage-endpoint", endpoint)
-        running = next(servers)
-        created = running.create_key(permissions={"products": "read"})
+        with start_gatekey(tmp_path, "--storage-endpoint", endpoint) as running:
+            created = running.create_key(permissions={"products": "read"})
+            running.process.terminate()
+            assert running.process.wait(timeout=15) == 0
         dynamodb = boto3.client(
             "dynamodb",
             endpoint_url=endpoint,
@@ -87,8 +87,6 @@ def test_serve_uses_and_prepares_another_storage_endpoint(tmp_path: Path) -> Non
         keys_table = next(name for name in names if name.endswith("-keys"))
         stored = dynamodb.get_item(TableName=keys_table, Key={"key_id": {"S": created["id"]}})["Item"]
         assert created["secret"] not in str(stored)  # only the argon2id hash rests there
-        running.process.terminate()
-        assert running.process.wait(timeout=15) == 0
     finally:
         external.terminate()
         external.wait(timeout=15)

@@ -43,6 +43,14 @@ def test_malformed_json_is_400(gatekey: RunningGatekey) -> None:
     assert response.json()["error"]["message"] == "the request body is not valid JSON"
 
 
+def test_form_encoded_body_is_400_asking_for_json(gatekey: RunningGatekey) -> None:
+    with gatekey.admin() as admin:
+        response = admin.post("/v1/keys", data={"label": "x"})  # curl -d sends this Content-Type
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unsupported_content_type"
+    assert "application/json" in response.json()["error"]["message"]
+
+
 def test_bad_query_and_grace_period_are_400(gatekey: RunningGatekey) -> None:
     created = gatekey.create_key()
     with gatekey.admin() as admin:

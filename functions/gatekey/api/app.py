@@ -32,14 +32,21 @@ def openapi_document() -> dict[str, Any]:
     )
 
 
-def _unsupported_version(requested: str) -> dict[str, Any]:
-    supported = ", ".join(sorted(SUPPORTED_API_VERSIONS))
+def _bad_request(code: str, message: str) -> dict[str, Any]:
     return {
         "statusCode": HTTPStatus.BAD_REQUEST.value,
         "headers": {"Content-Type": "application/json"},
-        "body": error_body("unsupported_version", f"Gatekey-Version '{requested}' is unknown; use one of: {supported}"),
+        "body": error_body(code, message),
         "isBase64Encoded": False,
     }
+
+
+def _sends_non_json_body(event: dict[str, Any]) -> bool:
+    """A body under another declared type (curl's default form encoding, say) is refused, not half-read."""
+    content_type = header(event.get("headers"), "Content-Type")
+    return (
+        bool(event.get("body")) and content_type is not None and not content_type.lower().startswith("application/json")
+    )
 
 
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -48,7 +55,14 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     requested_version = header(headers, "Gatekey-Version")
     idempotency_key = header(headers, "Idempotency-Key")
     if requested_version is not None and requested_version not in SUPPORTED_API_VERSIONS:
-        response = _unsupported_version(requested_version)
+        supported = ", ".join(sorted(SUPPORTED_API_VERSIONS))
+        response = _bad_request(
+            "unsupported_version", f"Gatekey-Version '{requested_version}' is unknown; use one of: {supported}"
+        )
+    elif _sends_non_json_body(event):
+        response = _bad_request(
+            "unsupported_content_type", "send the body as JSON, with Content-Type: application/json"
+        )
     elif idempotency_key is not None and event.get("httpMethod") == "POST":
         if is_valid_idempotency_key(idempotency_key):
             response = resolve_once(event, context, idempotency_key, app.resolve)

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseIdempotencySerializer
@@ -122,3 +123,10 @@ def resolve_once(
         return _conflict("this Idempotency-Key was used with a different request body")
     except IdempotencyAlreadyInProgressError:
         return _conflict("a request with this Idempotency-Key is still in progress")
+    except IdempotencyPersistenceLayerError:
+        return {
+            "statusCode": HTTPStatus.SERVICE_UNAVAILABLE.value,
+            "headers": {"Content-Type": "application/json"},
+            "body": error_body("service_unavailable", "storage is unavailable, try again"),
+            "isBase64Encoded": False,
+        }

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gatekey.domain.errors import StorageUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
@@ -35,3 +40,12 @@ def reset_clients() -> None:
     """Forget the clients (the local runtime and tests call this after changing the endpoint)."""
     for factory in (dynamodb_client, dynamodb_resource, kms_client):
         factory.cache_clear()
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn an unexpected AWS failure into a domain error the API answers with 503."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as error:
+        raise StorageUnavailableError("storage is unavailable, try again") from error

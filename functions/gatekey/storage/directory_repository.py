@@ -46,7 +46,8 @@ class DirectoryRepository:
         )
 
     def get_org(self, org_id: str) -> Organisation | None:
-        item = self._table.get_item(Key=org_item_key(org_id)).get("Item")
+        with aws.storage_errors():
+            item = self._table.get_item(Key=org_item_key(org_id)).get("Item")
         if not item:
             return None
         values = plain(item)
@@ -73,7 +74,8 @@ class DirectoryRepository:
         )
 
     def get_user(self, org_id: str, user_id: str) -> User | None:
-        item = self._table.get_item(Key=user_item_key(org_id, user_id)).get("Item")
+        with aws.storage_errors():
+            item = self._table.get_item(Key=user_item_key(org_id, user_id)).get("Item")
         if not item:
             return None
         values = plain(item)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -17,21 +15,13 @@ from gatekey.domain.clock import from_iso, to_iso
 from gatekey.domain.errors import KeyLimitReachedError, NotFoundError, StorageUnavailableError
 from gatekey.domain.permissions import Level, render_permissions
 from gatekey.storage import aws
+from gatekey.storage.aws import storage_errors
 from gatekey.storage.directory_repository import org_item_key
 from gatekey.storage.items import from_typed, plain, to_typed
 from gatekey.storage.tables import KEYS_TABLE
 
 _ORG_INDEX = KEYS_TABLE.indexes[0].name
 logger = logging.getLogger(__name__)
-
-
-@contextmanager
-def storage_errors() -> Iterator[None]:
-    """Turn an unexpected DynamoDB failure into a domain error the API answers with 503."""
-    try:
-        yield
-    except (BotoCoreError, ClientError) as error:
-        raise StorageUnavailableError("storage is unavailable, try again") from error
 
 
 def _optional_iso(moment: datetime | None) -> str | None:

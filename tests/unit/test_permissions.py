@@ -1,10 +1,12 @@
 """Permission catalog, route → permission mapping and the policy routes of DESIGN §5."""
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import APIGatewayAuthorizerResponse
 
 from gatekey.domain.permissions import (
     ANY_VALID_KEY,
     DEFAULT_CATALOG,
+    GATEKEY_RESOURCES,
     InvalidPermissionsError,
     Level,
     exceeding,
@@ -13,6 +15,7 @@ from gatekey.domain.permissions import (
     parse_permissions,
     required_permission,
 )
+from gatekey.local.policy import is_allowed as policy_allows
 
 
 def test_write_includes_read() -> None:
@@ -72,8 +75,9 @@ def test_nobody_grants_more_than_they_hold() -> None:
 def test_policy_routes_name_only_what_the_key_grants() -> None:
     routes = set(granted_routes({"products": Level.READ, "keys": Level.WRITE}))
     assert ("GET", "/products/*") in routes
-    assert ("*", "/products") not in routes
-    assert ("*", "/v1/keys/*") in routes
+    assert ("POST", "/products") not in routes
+    assert ("DELETE", "/v1/keys/*") in routes
+    assert all(method != "*" for method, _ in routes)
     assert ("GET", "/v1/me") in routes
     assert not any(path.startswith("/orders") for _, path in routes)
     assert ("POST", "/licenses/*/verify") not in routes
@@ -81,3 +85,35 @@ def test_policy_routes_name_only_what_the_key_grants() -> None:
 
 def test_licenses_read_grants_the_verify_route() -> None:
     assert ("POST", "/licenses/*/verify") in granted_routes({"licenses": Level.READ})
+
+
+def _policy_for(held: dict[str, Level]) -> dict[str, object]:
+    response = APIGatewayAuthorizerResponse("key_x", "us-east-1", "123456789012", "api", "stage")
+    for method, path in granted_routes(held):
+        response.allow_route(http_method=method, resource=path)
+    return response.asdict()
+
+
+PROBE_PATHS = [
+    f"{prefix}/{resource}{suffix}"
+    for resource in [*DEFAULT_CATALOG, "unknown"]
+    for prefix in ("", "/v1")
+    for suffix in ("", "/id_1", "/id_1/verify", "/id_1/retry")
+] + ["/v1/me", "/", "/v1"]
+
+
+@pytest.mark.parametrize("level", [Level.READ, Level.WRITE])
+@pytest.mark.parametrize("resource", sorted(DEFAULT_CATALOG))
+def test_policy_allows_exactly_what_the_route_rules_allow(resource: str, level: Level) -> None:
+    """granted_routes (what API Gateway enforces) and required_permission (the rule) never disagree."""
+    if level > DEFAULT_CATALOG[resource]:
+        return
+    held = {resource: level}
+    policy = _policy_for(held)
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        for path in PROBE_PATHS:
+            arn = f"arn:aws:execute-api:us-east-1:123456789012:api/stage/{method}{path}"
+            # Each resource lives at one place: Gatekey's own under /v1, the store's at the root.
+            served_here = path.startswith("/v1") == (resource in GATEKEY_RESOURCES) or path == "/v1/me"
+            expected = is_allowed(held, method, path) and served_here
+            assert policy_allows(policy, arn) == expected, (method, path)

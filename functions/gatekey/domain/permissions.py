@@ -157,12 +157,12 @@ def granted_routes(held: Mapping[str, Level]) -> list[tuple[str, str]]:
     """(method, resource path) pairs for an IAM policy allowing exactly what `held` grants.
 
     API Gateway may cache the authorizer's policy and reuse it for other routes, so the policy names
-    routes and never allows everything. In IAM resource patterns `*` also matches across `/`, and a
-    method of `*` stands for every verb.
+    routes and never allows everything. In IAM resource patterns `*` also matches across `/`, so verbs
+    are always named: a method of `*` would let `*/products/*` match `POST/customers/1/products/2`.
     """
     routes: list[tuple[str, str]] = []
     for resource, level in sorted(held.items()):
-        methods = ["*"] if level >= Level.WRITE else sorted(READ_METHODS)
+        methods = sorted(READ_METHODS | (WRITE_METHODS if level >= Level.WRITE else frozenset()))
         routes.extend((method, path) for method in methods for path in _resource_paths(resource))
     for rule in ROUTE_OVERRIDES:
         if rule.resource == ANY_VALID_KEY or grants(held, rule.resource, rule.level):

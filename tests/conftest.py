@@ -7,9 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from gatekey.local.events import ApiStage
+from gatekey.local.gateway import LocalLambdaContext
 from gatekey.settings import STAGES
 
 TEST_STAGE = "test"
+
+
+def lambda_context(function_name: str) -> LocalLambdaContext:
+    """The context Lambda passes a handler, as the local gateway builds it."""
+    return LocalLambdaContext(function_name, ApiStage())
 
 
 @pytest.fixture(scope="session")

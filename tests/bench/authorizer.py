@@ -42,13 +42,6 @@ print(time.perf_counter() - start)
 """
 
 
-class BenchContext:
-    function_name = "authorizer"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:authorizer"
-    aws_request_id = "bench"
-
-
 def per_call_seconds(work: Callable[[], object], count: int) -> float:
     start = time.perf_counter()
     for _ in range(count):
@@ -79,6 +72,8 @@ def main() -> None:
         local_table_names,
         point_at_storage,
     )
+    from gatekey.local.events import ApiStage
+    from gatekey.local.gateway import LocalLambdaContext
     from gatekey.storage import aws
     from gatekey.storage.tables import KEYS_TABLE
 
@@ -97,7 +92,7 @@ def main() -> None:
     event: dict[str, Any] = copy.deepcopy(json.loads(SAMPLE_EVENT.read_text()))
     event["methodArn"] = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/products"
     event["headers"] = {"Authorization": f"Bearer {tenant.admin_token}"}
-    context = BenchContext()
+    context = LocalLambdaContext("authorizer", ApiStage(), timeout_seconds=3600)
     key = {"key_id": {"S": tenant.admin_key_id}}
     client = aws.dynamodb_client()
     table_name = KEYS_TABLE.name()

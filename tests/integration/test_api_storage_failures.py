@@ -11,18 +11,9 @@ from botocore.exceptions import ClientError
 
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
 from gatekey.storage import aws
+from tests.conftest import lambda_context
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-class ApiContext:
-    function_name = "api"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:api"
-    aws_request_id = "failure"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
 
 
 def throttled(**_: Any) -> None:
@@ -42,7 +33,7 @@ def test_directory_outage_on_me_is_503(lifecycle: KeyLifecycle, admin: Caller, m
     key, _ = lifecycle.create(admin, NewKey(label="me"))
     caller = Caller(key.key_id, admin.org_id, None, "main", admin.permissions)
     monkeypatch.setattr(aws.dynamodb_resource().meta.client, "get_item", throttled)
-    response = api.lambda_handler(api_event(caller, "GET", "/v1/me"), ApiContext())  # type: ignore[arg-type]
+    response = api.lambda_handler(api_event(caller, "GET", "/v1/me"), lambda_context("api"))
     assert response["statusCode"] == 503
     assert json.loads(response["body"])["error"]["code"] == "service_unavailable"
 
@@ -58,6 +49,6 @@ def test_idempotency_store_outage_is_503_and_creates_nothing(
 
     monkeypatch.setattr(aws.dynamodb_client(), "put_item", failing_put)
     event = api_event(admin, "POST", "/v1/keys", json.dumps({"label": "during outage"}))
-    response = api.lambda_handler(event, ApiContext())  # type: ignore[arg-type]
+    response = api.lambda_handler(event, lambda_context("api"))
     assert response["statusCode"] == 503
     assert lifecycle.list(admin, KeyFilter(), 50, None).keys == []

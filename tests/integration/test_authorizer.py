@@ -16,15 +16,9 @@ from gatekey.domain.clock import utc_now
 from gatekey.domain.key_lifecycle import Caller, KeyChanges, KeyLifecycle, NewKey
 from gatekey.domain.permissions import Level
 from gatekey.storage import aws
+from tests.conftest import lambda_context
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "aws-events"
-
-
-class FakeLambdaContext:
-    function_name = "authorizer"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:authorizer"
-    aws_request_id = "test-request"
 
 
 @pytest.fixture
@@ -62,7 +56,7 @@ def authorizer_event(
 
 def invoke(authorizer: Any, event: dict[str, Any]) -> dict[str, Any] | str:
     try:
-        result: dict[str, Any] = authorizer.lambda_handler(event, FakeLambdaContext())
+        result: dict[str, Any] = authorizer.lambda_handler(event, lambda_context("authorizer"))
     except Exception as error:
         return str(error)
     return result

@@ -9,18 +9,9 @@ from typing import Any
 import pytest
 
 from gatekey.domain.key_lifecycle import Caller
+from tests.conftest import lambda_context
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-class SampleContext:
-    function_name = "sample"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sample"
-    aws_request_id = "sample"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
 
 
 def load(name: str) -> dict[str, Any]:
@@ -31,7 +22,7 @@ def load(name: str) -> dict[str, Any]:
 def test_health_sample(storage_endpoint: str) -> None:
     from gatekey.handlers import api
 
-    response = api.lambda_handler(load("api_health.json"), SampleContext())  # type: ignore[arg-type]
+    response = api.lambda_handler(load("api_health.json"), lambda_context("sample"))
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"status": "ok"}
 
@@ -41,7 +32,7 @@ def test_create_key_sample_creates_a_key_in_the_callers_org(admin: Caller) -> No
 
     event = load("api_create_key.json")
     event["requestContext"]["authorizer"]["orgId"] = admin.org_id
-    response = api.lambda_handler(event, SampleContext())  # type: ignore[arg-type]
+    response = api.lambda_handler(event, lambda_context("sample"))
     assert response["statusCode"] == 201, response["body"]
     assert json.loads(response["body"])["org_id"] == admin.org_id
 
@@ -49,7 +40,7 @@ def test_create_key_sample_creates_a_key_in_the_callers_org(admin: Caller) -> No
 def test_store_demo_sample_echoes_the_caller() -> None:
     from gatekey.handlers import store_demo
 
-    response = store_demo.lambda_handler(load("store_demo_list_products.json"), SampleContext())  # type: ignore[arg-type]
+    response = store_demo.lambda_handler(load("store_demo_list_products.json"), lambda_context("sample"))
     body = json.loads(response["body"])
     assert response["statusCode"] == 200
     assert body["key_id"] == "key_7QqK3mZ1xR8vT2wY5nB0cD"
@@ -60,4 +51,4 @@ def test_authorizer_sample_with_the_design_vector_is_unknown_key_401(storage_end
     from gatekey.handlers import authorizer
 
     with pytest.raises(Exception, match=r"^Unauthorized$"):
-        authorizer.lambda_handler(load("authorizer_bearer_request.json"), SampleContext())  # type: ignore[arg-type]
+        authorizer.lambda_handler(load("authorizer_bearer_request.json"), lambda_context("sample"))

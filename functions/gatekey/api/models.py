@@ -175,12 +175,3 @@ class MeOut(BaseModel):
     org: OrgOut
     user: UserOut | None
     connection: dict[str, str] | None
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorOut(BaseModel):
-    error: ErrorDetail

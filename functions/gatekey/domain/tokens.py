@@ -87,8 +87,3 @@ def display_hint(token: Token) -> str:
     """`<prefix>_` + first 4 and last 4 body characters, e.g. `gk_live_AbCd…9xYz`."""
     body = token.value[len(token.prefix) + 1 :]
     return f"{token.prefix}_{body[:4]}…{body[-4:]}"
-
-
-def is_key_id(text: str) -> bool:
-    body = text.removeprefix(KEY_ID_PREFIX)
-    return text.startswith(KEY_ID_PREFIX) and len(body) == KEY_ID_LENGTH and _BASE62_SET.issuperset(body)

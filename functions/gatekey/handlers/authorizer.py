@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -16,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gatekey.domain.api_keys import ApiKey
 from gatekey.domain.authentication import AccessDenied, Authenticator, Unauthenticated
 from gatekey.domain.hashing import SecretVerifier, password_hasher
-from gatekey.domain.permissions import granted_routes, render_permissions
+from gatekey.domain.permissions import Level, granted_routes, render_permissions
 from gatekey.settings import StageSettings
 from gatekey.storage import aws
 from gatekey.storage.keys_repository import KeysRepository
@@ -47,6 +48,21 @@ def _response(
     )
 
 
+@lru_cache(maxsize=1024)
+def _granted_policy(permissions: str, region: str, account_id: str, api_id: str, stage: str) -> dict[str, Any]:
+    """The policy document allowing what `permissions` grant on this API stage.
+
+    It depends on nothing else, so it is built once per distinct permission set rather than on every
+    request (an all-permissions key names 146 routes). Callers must not mutate the returned document.
+    """
+    response = APIGatewayAuthorizerResponse("policy", region, account_id, api_id, stage)
+    held = {resource: Level.parse(level) for resource, level in json.loads(permissions).items()}
+    for method, path in granted_routes(held):
+        response.allow_route(http_method=method, resource=path)
+    document: dict[str, Any] = response.asdict()["policyDocument"]
+    return document
+
+
 def authorizer_context(key: ApiKey) -> dict[str, str]:
     """What backends learn about the caller (API Gateway passes strings only)."""
     return {
@@ -71,12 +87,12 @@ def authorize(event: APIGatewayAuthorizerRequestEvent) -> dict[str, Any]:
         response = _response(event, denial.key.key_id)
         response.deny_all_routes()
         return response.asdict()
-    response = _response(event, key.key_id, authorizer_context(key))
-    for method, path in granted_routes(key.permissions):
-        response.allow_route(http_method=method, resource=path)
+    context = authorizer_context(key)
+    arn = event.parsed_arn
+    policy = _granted_policy(context["permissions"], arn.region, arn.aws_account_id, arn.api_id, arn.stage)
     logger.info("request authenticated", extra={"key_id": key.key_id, "org_id": key.org_id})
     metrics.add_metric(name="Authenticated", unit=MetricUnit.Count, value=1)
-    return response.asdict()
+    return {"principalId": key.key_id, "policyDocument": policy, "context": context}
 
 
 @metrics.log_metrics

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -61,6 +60,8 @@ class ApiKey:
     def allows_ip(self, source_ip: str) -> bool:
         if not self.ip_allowlist:
             return True
+        import ipaddress  # only keys with an allowlist need it; spared from every cold start
+
         try:
             address = ipaddress.ip_address(source_ip)
         except ValueError:
@@ -70,6 +71,8 @@ class ApiKey:
 
 def normalize_cidrs(cidrs: list[str]) -> list[str]:
     """Validated, canonical CIDRs (`10.0.0.1` becomes `10.0.0.1/32`); raises ValueError naming the bad one."""
+    import ipaddress
+
     normalized = []
     for cidr in cidrs:
         try:

@@ -10,16 +10,7 @@ from gatekey.domain.clock import from_iso, to_iso
 from gatekey.domain.directory import Organisation, User
 from gatekey.storage import aws
 from gatekey.storage.items import plain
-
-ORG_SORT_KEY = "ORG"
-
-
-def org_item_key(org_id: str) -> dict[str, str]:
-    return {"pk": f"ORG#{org_id}", "sk": ORG_SORT_KEY}
-
-
-def user_item_key(org_id: str, user_id: str) -> dict[str, str]:
-    return {"pk": f"ORG#{org_id}", "sk": f"USER#{user_id}"}
+from gatekey.storage.tables import org_item_key, user_item_key
 
 
 class DirectoryRepository:

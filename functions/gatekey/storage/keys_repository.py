@@ -16,9 +16,8 @@ from gatekey.domain.errors import KeyLimitReachedError, NotFoundError, StorageUn
 from gatekey.domain.permissions import Level, render_permissions
 from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
-from gatekey.storage.directory_repository import org_item_key
 from gatekey.storage.items import from_typed, plain, to_typed
-from gatekey.storage.tables import KEYS_TABLE
+from gatekey.storage.tables import KEYS_TABLE, org_item_key
 
 _ORG_INDEX = KEYS_TABLE.indexes[0].name
 logger = logging.getLogger(__name__)

@@ -71,6 +71,16 @@ KEYS_TABLE = TableDefinition(
 )
 # Organisations and their users: pk ORG#<org id>; sk ORG for the org itself, USER#<user id> for users.
 DIRECTORY_TABLE = TableDefinition(logical_name="directory", partition_key="pk", sort_key="sk")
+
+
+def org_item_key(org_id: str) -> dict[str, str]:
+    return {"pk": f"ORG#{org_id}", "sk": "ORG"}
+
+
+def user_item_key(org_id: str, user_id: str) -> dict[str, str]:
+    return {"pk": f"ORG#{org_id}", "sk": f"USER#{user_id}"}
+
+
 # Powertools idempotency records (attribute names are Powertools' defaults).
 IDEMPOTENCY_TABLE = TableDefinition(logical_name="idempotency", partition_key="id", ttl_attribute="expiration")
 

@@ -26,11 +26,13 @@ def _load_handler(function: LambdaFunction) -> Callable[[dict[str, Any], Any], d
     return handler
 
 
-def _configure_process(verbose: bool) -> None:
+def _configure_process(verbose: bool, authorizer_cache_ttl: int) -> None:
     """The environment a deployed function gets from the CDK stack, for the local stage."""
+    from dataclasses import replace
+
     from gatekey.settings import STAGES
 
-    os.environ.update(STAGES[LOCAL_STAGE].as_environment())
+    os.environ.update(replace(STAGES[LOCAL_STAGE], authorizer_cache_ttl_seconds=authorizer_cache_ttl).as_environment())
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "gatekey")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Gatekey")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -47,7 +49,7 @@ def _write_secret_file(path: str | None, token: str) -> None:
 
 
 def serve(arguments: argparse.Namespace) -> int:
-    _configure_process(arguments.verbose)
+    _configure_process(arguments.verbose, arguments.authorizer_cache_ttl)
     from gatekey.local.bootstrap import bootstrap_demo_tenant
     from gatekey.local.embedded import (
         EmbeddedAws,
@@ -112,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_parser.add_argument("--verbose", action="store_true", help="show the functions' logs")
     serve_parser.set_defaults(run=serve)
+    from gatekey.client.sign_command import add_sign_command
+
+    add_sign_command(commands)
     return parser
 
 

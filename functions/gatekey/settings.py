@@ -32,6 +32,7 @@ class StageSettings:
             "GATEKEY_ARGON2_MEMORY_COST_KIB": str(self.argon2_memory_cost_kib),
             "GATEKEY_ARGON2_PARALLELISM": str(self.argon2_parallelism),
             "GATEKEY_DEFAULT_KEY_LIMIT": str(self.default_key_limit),
+            "GATEKEY_AUTHORIZER_CACHE_TTL": str(self.authorizer_cache_ttl_seconds),
         }
 
     @classmethod
@@ -42,7 +43,9 @@ class StageSettings:
         return cls(
             stage=base.stage,
             token_prefix=env.get("GATEKEY_TOKEN_PREFIX", base.token_prefix),
-            authorizer_cache_ttl_seconds=base.authorizer_cache_ttl_seconds,
+            authorizer_cache_ttl_seconds=int(
+                env.get("GATEKEY_AUTHORIZER_CACHE_TTL", base.authorizer_cache_ttl_seconds)
+            ),
             argon2_time_cost=int(env.get("GATEKEY_ARGON2_TIME_COST", base.argon2_time_cost)),
             argon2_memory_cost_kib=int(env.get("GATEKEY_ARGON2_MEMORY_COST_KIB", base.argon2_memory_cost_kib)),
             argon2_parallelism=int(env.get("GATEKEY_ARGON2_PARALLELISM", base.argon2_parallelism)),

@@ -13,7 +13,7 @@ from constructs import Construct
 
 from gatekey.api_gateway import AUTHORIZER, FUNCTIONS, MANAGEMENT_API, STORE_DEMO, LambdaFunction
 from gatekey.settings import StageSettings
-from gatekey.storage.tables import ALL_TABLES, DIRECTORY_TABLE, KEYS_TABLE, TableDefinition
+from gatekey.storage.tables import ALL_TABLES, DIRECTORY_TABLE, KEYS_TABLE, NONCES_TABLE, TableDefinition
 from infra.build_lambda import LAMBDA_BUILD_DIR
 from infra.constructs.database import Database
 from infra.constructs.log_groups import stage_log_group
@@ -113,15 +113,21 @@ class Functions(Construct):
             iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[keys_table.table_arn])
         )
         database.table(DIRECTORY_TABLE).grant_read_data(authorizer)
-        database.secrets_key.grant_decrypt(authorizer)
+        # Accepting a nonce is one conditional PutItem; the authorizer never reads or deletes nonces.
+        authorizer.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[database.table(NONCES_TABLE).table_arn])
+        )
+        # Decrypting HMAC secrets only: the authorizer cannot seal (mint) a secret.
+        database.secrets_key.grant(authorizer, "kms:Decrypt")
         _acknowledge_index_grants(self.roles[AUTHORIZER.name], database, (KEYS_TABLE, DIRECTORY_TABLE))
 
         management_api = self.function(MANAGEMENT_API)
-        for table in database.tables.values():
-            table.grant_read_write_data(management_api)
+        api_tables = tuple(definition for definition in ALL_TABLES if definition != NONCES_TABLE)
+        for definition in api_tables:
+            database.table(definition).grant_read_write_data(management_api)
         # Exactly what storing and revealing a secret takes; not the ReEncrypt*/GenerateDataKey* wildcards.
         database.secrets_key.grant(management_api, "kms:Encrypt", "kms:Decrypt")
-        _acknowledge_index_grants(self.roles[MANAGEMENT_API.name], database, ALL_TABLES)
+        _acknowledge_index_grants(self.roles[MANAGEMENT_API.name], database, api_tables)
 
 
 def _construct_id(definition: LambdaFunction) -> str:

@@ -1,6 +1,8 @@
 """`make bench`: the authorizer's costs, each measured side by side with its baseline in one run.
 
 - warm Bearer authorization per request ÷ one bare consistent GetItem on the same store (target ≤ 1.2)
+- warm HMAC authorization per request (one read, one conditional nonce write, no KMS) ÷ the same GetItem
+  (target ≤ 2.2); requests are signed beforehand, so only the authorizer's work is timed
 - one argon2id verify, in ms, at the local and the prod cost
 - cold import of the authorizer module (which creates its DynamoDB client) ÷ `import boto3` + a DynamoDB client
   (target ≤ 1.35); best of several fresh interpreters each, since noise only ever adds time
@@ -63,7 +65,11 @@ def main() -> None:
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "gatekey")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Gatekey")
 
+    from gatekey.api import services
     from gatekey.domain.hashing import password_hasher
+    from gatekey.domain.key_lifecycle import Caller, NewKey
+    from gatekey.domain.permissions import full_permissions
+    from gatekey.domain.signing import sign_request
     from gatekey.local.bootstrap import bootstrap_demo_tenant
     from gatekey.local.embedded import (
         EmbeddedAws,
@@ -83,6 +89,10 @@ def main() -> None:
     create_missing_tables(tables)
     ensure_kms_key("gatekey-bench")
     tenant = bootstrap_demo_tenant()
+    admin = Caller(tenant.admin_key_id, tenant.org.org_id, tenant.admin.user_id, "main", full_permissions())
+    hmac_key, hmac_token = services.key_lifecycle().create(
+        admin, NewKey(label="bench signer", auth_mode="hmac", permissions={"products": full_permissions()["products"]})
+    )
 
     # Logs and metrics are written as in production, into a sink instead of the terminal: Powertools'
     # Logger binds the stdout it sees at import, so the sink is in place before the handler is imported.
@@ -97,22 +107,52 @@ def main() -> None:
     client = aws.dynamodb_client()
     table_name = KEYS_TABLE.name()
 
+    def signed_events(count: int) -> list[dict[str, Any]]:
+        """Events of freshly signed requests: each nonce is accepted once, so each event serves once."""
+        events = []
+        for _ in range(count):
+            signed = copy.deepcopy(event)
+            signed["headers"] = sign_request(
+                key_id=hmac_key.key_id,
+                token=hmac_token.value,
+                method="GET",
+                raw_path=signed["path"],
+                raw_query="",
+                body=b"",
+                timestamp=int(time.time()),
+            )
+            signed["queryStringParameters"] = signed["multiValueQueryStringParameters"] = None
+            events.append(signed)
+        return events
+
     def authorize() -> object:
         return authorizer.lambda_handler(event, context)  # type: ignore[arg-type]
+
+    def authorize_signed(pending: list[dict[str, Any]]) -> Callable[[], object]:
+        def run() -> object:
+            result = authorizer.lambda_handler(pending.pop(), context)  # type: ignore[arg-type]
+            assert isinstance(result, dict) and result["principalId"] == hmac_key.key_id, result
+            return result
+
+        return run
 
     def bare_get_item() -> object:
         return client.get_item(TableName=table_name, Key=key, ConsistentRead=True)
 
+    warm_up = authorize_signed(signed_events(20))
     for _ in range(20):
         authorize()
+        warm_up()
         bare_get_item()
-    authorizer_times, get_item_times = [], []
-    for _ in range(ROUNDS):  # interleaved, so drift in the machine's load hits both alike
+    authorizer_times, hmac_times, get_item_times = [], [], []
+    for _ in range(ROUNDS):  # interleaved, so drift in the machine's load hits all alike
         authorizer_times.append(per_call_seconds(authorize, PER_ROUND))
+        hmac_times.append(per_call_seconds(authorize_signed(signed_events(PER_ROUND)), PER_ROUND))
         get_item_times.append(per_call_seconds(bare_get_item, PER_ROUND))
     sys.stdout.close()
     sys.stdout = terminal
     warm_authorizer = statistics.median(authorizer_times)
+    warm_hmac = statistics.median(hmac_times)
     warm_get_item = statistics.median(get_item_times)
 
     argon2_ms = {}
@@ -135,6 +175,8 @@ def main() -> None:
     print(f"  warm Bearer authorization    {warm_authorizer * 1000:8.3f} ms/request   (median of {ROUNDS} rounds)")
     print(f"  bare GetItem, same store     {warm_get_item * 1000:8.3f} ms/request")
     print(f"  ratio                        {warm_ratio:8.2f}   (target <= 1.2)")
+    print(f"  warm HMAC authorization      {warm_hmac * 1000:8.3f} ms/request   (median of {ROUNDS} rounds)")
+    print(f"  ratio to the bare GetItem    {warm_hmac / warm_get_item:8.2f}   (target <= 2.2)")
     print(f"  argon2id verify, local cost  {argon2_ms['local']:8.2f} ms")
     print(f"  argon2id verify, prod cost   {argon2_ms['prod']:8.2f} ms")
     print(f"  cold import authorizer       {cold_authorizer * 1000:8.1f} ms   (best of {COLD_RUNS})")

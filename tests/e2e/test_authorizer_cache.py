@@ -23,3 +23,12 @@ def test_cached_policy_is_not_a_blanket_allow(cached_gatekey: RunningGatekey) ->
         assert client.get("/orders").status_code == 403
         assert client.delete("/products/p_9").status_code == 403
         assert client.get("/v1/keys").status_code == 403
+
+
+def test_hmac_keys_are_refused_while_authorizer_results_are_cached(cached_gatekey: RunningGatekey) -> None:
+    """A cached answer is keyed on the Authorization header, which a signed request does not carry."""
+    with cached_gatekey.admin() as admin:
+        response = admin.post("/v1/keys", json={"label": "signer", "auth_mode": "hmac"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "hmac_unavailable"
+    assert "auth_mode" in response.json()["error"]["message"]

@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from stack_synthesis import SynthesizedStage
+from stack_synthesis import CACHED_AUTHORIZER_TTL_SECONDS, SynthesizedStage
 
 from gatekey.api_gateway import AUTHORIZER, FUNCTIONS, MANAGEMENT_API, STORE_DEMO, LambdaFunction
 from gatekey.settings import STAGES
-from gatekey.storage.tables import ALL_TABLES, DIRECTORY_TABLE, IDEMPOTENCY_TABLE, KEYS_TABLE, TableDefinition
+from gatekey.storage.tables import (
+    ALL_TABLES,
+    DIRECTORY_TABLE,
+    IDEMPOTENCY_TABLE,
+    KEYS_TABLE,
+    NONCES_TABLE,
+    TableDefinition,
+)
 from infra.constructs.functions import FUNCTION_SIZES
 
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"}
@@ -124,14 +131,47 @@ def test_authorizer_reads_keys_and_directory_updates_only_keys_and_only_decrypts
     assert actions_on(statements, key_id) == {"kms:Decrypt"}
 
 
-def test_management_api_reads_and_writes_every_table_and_encrypts_secrets(dev: SynthesizedStage) -> None:
+def test_authorizer_may_only_put_nonces(dev: SynthesizedStage) -> None:
+    statements = policy_statements(dev, AUTHORIZER)
+    assert actions_on(statements, table_logical_id(dev, NONCES_TABLE)) == {"dynamodb:PutItem"}
+
+
+def test_management_api_reads_and_writes_its_tables_and_encrypts_secrets(dev: SynthesizedStage) -> None:
     statements = policy_statements(dev, MANAGEMENT_API)
     for table in ALL_TABLES:
+        if table == NONCES_TABLE:
+            continue
         assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= actions_on(
             statements, table_logical_id(dev, table)
         )
     (key_id,) = dev.resources_of_type("AWS::KMS::Key")
     assert actions_on(statements, key_id) == {"kms:Encrypt", "kms:Decrypt"}
+
+
+def test_management_api_cannot_touch_hmac_nonces(dev: SynthesizedStage) -> None:
+    assert actions_on(policy_statements(dev, MANAGEMENT_API), table_logical_id(dev, NONCES_TABLE)) == set()
+
+
+def test_only_the_management_api_may_encrypt_with_the_secrets_key(every_stage: SynthesizedStage) -> None:
+    (key_id,) = every_stage.resources_of_type("AWS::KMS::Key")
+    encrypting = {
+        definition.name
+        for definition in FUNCTIONS
+        if {"kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:*"}
+        & actions_on(policy_statements(every_stage, definition), key_id)
+    }
+    assert encrypting == {MANAGEMENT_API.name}
+
+
+def test_functions_know_whether_authorizer_results_are_cached(
+    dev: SynthesizedStage, dev_with_authorizer_cache: SynthesizedStage
+) -> None:
+    def cache_ttl(stage: SynthesizedStage) -> str:
+        variables = function_resource(stage, MANAGEMENT_API)[1]["Properties"]["Environment"]["Variables"]
+        return str(variables["GATEKEY_AUTHORIZER_CACHE_TTL"])
+
+    assert cache_ttl(dev) == "0"
+    assert cache_ttl(dev_with_authorizer_cache) == str(CACHED_AUTHORIZER_TTL_SECONDS)
 
 
 def test_store_demo_touches_no_table_and_no_key(dev: SynthesizedStage) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gatekey.api import services
@@ -12,6 +14,14 @@ from gatekey.domain.key_lifecycle import Caller, KeyLifecycle
 from gatekey.domain.permissions import full_permissions
 from gatekey.storage.directory_repository import DirectoryRepository
 from gatekey.storage.keys_repository import KeysRepository
+
+
+@pytest.fixture
+def authorizer(storage_endpoint: str) -> Any:
+    """The authorizer Lambda's module, imported once its environment points at the test store."""
+    from gatekey.handlers import authorizer
+
+    return authorizer
 
 
 @pytest.fixture

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,16 +13,7 @@ from gatekey.domain.clock import utc_now
 from gatekey.domain.key_lifecycle import Caller, KeyChanges, KeyLifecycle, NewKey
 from gatekey.domain.permissions import Level
 from gatekey.storage import aws
-from tests.conftest import lambda_context
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "aws-events"
-
-
-@pytest.fixture
-def authorizer(storage_endpoint: str) -> Any:
-    from gatekey.handlers import authorizer
-
-    return authorizer
+from tests.integration.authorizer_events import allowed_resources, authorizer_event, invoke
 
 
 @pytest.fixture
@@ -40,36 +28,6 @@ def dynamodb_calls(storage_endpoint: str) -> Iterator[list[str]]:
     client.meta.events.register("before-call.dynamodb", record)
     yield calls
     client.meta.events.unregister("before-call.dynamodb", record)
-
-
-def authorizer_event(
-    token: str | None, method: str = "GET", path: str = "/products", ip: str = "203.0.113.9"
-) -> dict[str, Any]:
-    event: dict[str, Any] = copy.deepcopy(json.loads((SHARED / "apiGatewayAuthorizerRequestEvent.json").read_text()))
-    event["methodArn"] = f"arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/{method}{path}"
-    event["httpMethod"] = method
-    event["path"] = event["resource"] = path
-    event["headers"] = {"Authorization": f"Bearer {token}"} if token else {}
-    event["requestContext"]["identity"]["sourceIp"] = ip
-    return event
-
-
-def invoke(authorizer: Any, event: dict[str, Any]) -> dict[str, Any] | str:
-    try:
-        result: dict[str, Any] = authorizer.lambda_handler(event, lambda_context("authorizer"))
-    except Exception as error:
-        return str(error)
-    return result
-
-
-def allowed_resources(result: dict[str, Any] | str) -> list[str]:
-    assert isinstance(result, dict)
-    return [
-        resource
-        for statement in result["policyDocument"]["Statement"]
-        if statement["Effect"] == "Allow"
-        for resource in statement["Resource"]
-    ]
 
 
 def test_valid_key_gets_a_policy_for_its_routes_and_the_context(
@@ -138,7 +96,7 @@ def test_expired_key_is_401(authorizer: Any, lifecycle: KeyLifecycle, admin: Cal
     allowed_resources(invoke(authorizer, authorizer_event(token.value)))
     stored = keys_repository.get(key.key_id)
     stored.expires_at = utc_now() - timedelta(seconds=1)
-    keys_repository.save(stored)
+    keys_repository.save(stored, read_secret_version=stored.secret_version)
     assert invoke(authorizer, authorizer_event(token.value)) == "Unauthorized"
 
 

@@ -15,6 +15,7 @@ from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
 from gatekey.domain.permissions import Level
 from gatekey.storage.directory_repository import DirectoryRepository
 from gatekey.storage.keys_repository import KeyFilter, KeysRepository
+from gatekey.storage.sealing import KmsSecretVault
 
 
 def test_created_key_is_stored_hashed_and_readable(
@@ -93,7 +94,7 @@ def test_status_filters(lifecycle: KeyLifecycle, admin: Caller, keys_repository:
     lifecycle.revoke(admin, revoked.key_id)
     expiring, _ = lifecycle.create(admin, NewKey(label="expired", expires_at=utc_now() + timedelta(seconds=1)))
     later = utc_now() + timedelta(seconds=5)
-    clocked = KeyLifecycle(keys_repository, lifecycle._verifier, "gk_test", clock=lambda: later)
+    clocked = KeyLifecycle(keys_repository, lifecycle._verifier, "gk_test", KmsSecretVault(), clock=lambda: later)
 
     def ids(status: str) -> set[str]:
         return {key.key_id for key in clocked.list(admin, KeyFilter(status=status), 50, None).keys}  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gatekey.api import keys, me
 from gatekey.api.errors import error_body, register_error_handlers
 from gatekey.api.idempotency import invalid_key_response, is_valid_idempotency_key, resolve_once
+from gatekey.body_integrity import UNSIGNED_BODY_RESPONSE, body_matches_signature
 from gatekey.domain.authentication import header
 from gatekey.settings import API_VERSION, SUPPORTED_API_VERSIONS
 
@@ -54,7 +55,9 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = event.get("headers")
     requested_version = header(headers, "Gatekey-Version")
     idempotency_key = header(headers, "Idempotency-Key")
-    if requested_version is not None and requested_version not in SUPPORTED_API_VERSIONS:
+    if not body_matches_signature(event):  # before idempotency: a tampered body must not be remembered
+        response = {**UNSIGNED_BODY_RESPONSE, "headers": dict(UNSIGNED_BODY_RESPONSE["headers"])}
+    elif requested_version is not None and requested_version not in SUPPORTED_API_VERSIONS:
         supported = ", ".join(sorted(SUPPORTED_API_VERSIONS))
         response = _bad_request(
             "unsupported_version", f"Gatekey-Version '{requested_version}' is unknown; use one of: {supported}"

@@ -1,4 +1,4 @@
-"""`/v1/keys`: create, list, read, edit, revoke and rotate API keys."""
+"""`/v1/keys`: create, list, read, edit, revoke, rotate and reveal API keys."""
 
 from __future__ import annotations
 
@@ -14,15 +14,14 @@ from gatekey.domain.api_keys import ApiKey
 from gatekey.domain.clock import utc_now
 from gatekey.domain.key_lifecycle import KeyChanges, NewKey
 from gatekey.domain.permissions import parse_permissions
-from gatekey.domain.tokens import Token
 from gatekey.storage.keys_repository import KeyFilter
 
 router = Router()
 KeyId = Annotated[str, Path(description="The key's id, `key_…`")]
 
 
-def _with_secret(key: ApiKey, token: Token) -> KeyWithSecretOut:
-    return KeyWithSecretOut(**KeyOut.of(key, utc_now()).model_dump(), secret=token.value)
+def _with_secret(key: ApiKey, token: str) -> KeyWithSecretOut:
+    return KeyWithSecretOut(**KeyOut.of(key, utc_now()).model_dump(), secret=token)
 
 
 @router.post("/keys", summary="Create an API key", responses={201: {"description": "Created"}})
@@ -38,7 +37,7 @@ def create_key(body: Annotated[CreateKeyIn, Body()]) -> tuple[KeyWithSecretOut, 
         rotation=body.rotation.to_policy() if body.rotation else None,
     )
     key, token = key_lifecycle().create(current_caller(router), request)
-    return _with_secret(key, token), 201
+    return _with_secret(key, token.value), 201
 
 
 @router.get("/keys", summary="List the organisation's API keys, newest first")
@@ -91,4 +90,14 @@ def revoke_key(key_id: KeyId) -> KeyOut:
 def rotate_key(key_id: KeyId, body: Annotated[RotateKeyIn | None, Body()] = None) -> KeyWithSecretOut:
     grace = body.grace_period_seconds if body else 0
     key, token = key_lifecycle().rotate(current_caller(router), key_id, grace)
+    return _with_secret(key, token.value)
+
+
+@router.post(
+    "/keys/<key_id>/reveal",
+    summary="Show the token of an HMAC or recoverable key again",
+    responses={409: {"description": "The key is neither HMAC nor recoverable, or not active"}},
+)
+def reveal_key(key_id: KeyId) -> KeyWithSecretOut:
+    key, token = key_lifecycle().reveal(current_caller(router), key_id)
     return _with_secret(key, token)

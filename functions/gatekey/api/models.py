@@ -59,7 +59,7 @@ def _validated_cidrs(value: list[str] | None) -> list[str] | None:
 class CreateKeyIn(RequestBody):
     label: Label
     type: Literal["main"] = "main"
-    auth_mode: Literal["bearer"] = "bearer"
+    auth_mode: Literal["bearer", "hmac"] = "bearer"
     permissions: dict[str, LevelName] = Field(default_factory=dict)
     expires_at: AwareDatetime | None = None
     ip_allowlist: IpAllowlist = Field(default_factory=list)

@@ -15,6 +15,7 @@ from gatekey.domain.permissions import Level
 from gatekey.settings import StageSettings
 from gatekey.storage.directory_repository import DirectoryRepository
 from gatekey.storage.keys_repository import KeysRepository
+from gatekey.storage.sealing import KmsSecretVault
 from gatekey.storage.tables import DIRECTORY_TABLE, KEYS_TABLE
 
 
@@ -35,7 +36,15 @@ def directory() -> DirectoryRepository:
 
 @lru_cache(maxsize=1)
 def key_lifecycle() -> KeyLifecycle:
-    return KeyLifecycle(keys_repository(), SecretVerifier(password_hasher(settings())), settings().token_prefix)
+    stage = settings()
+    return KeyLifecycle(
+        keys_repository(),
+        SecretVerifier(password_hasher(stage)),
+        stage.token_prefix,
+        KmsSecretVault(),
+        # A cached authorizer answer is keyed on the Authorization header, which signed requests lack.
+        hmac_enabled=stage.authorizer_cache_ttl_seconds == 0,
+    )
 
 
 def current_caller(app: BaseRouter) -> Caller:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from gatekey.domain.permissions import Permissions
 
@@ -39,9 +39,19 @@ class ApiKey:
     recoverable: bool = False
     rotation: RotationPolicy | None = None
     rotated_at: datetime | None = None
+    # Counts rotations: decrypted secrets are remembered per (key id, secret version).
+    secret_version: int = 1
+    # HMAC and recoverable keys: the token encrypted with KMS, bound to key id and org id.
+    sealed_secret: str | None = None
     # During a rotation's grace period the previous secret still works until this moment.
     previous_secret_hash: str | None = None
+    previous_sealed_secret: str | None = None
     previous_secret_valid_until: datetime | None = None
+
+    @property
+    def keeps_sealed_secret(self) -> bool:
+        """HMAC keys need their token to verify signatures; recoverable keys to reveal it."""
+        return self.auth_mode == "hmac" or self.recoverable
 
     def status(self, now: datetime) -> KeyStatus:
         if self.revoked:
@@ -50,12 +60,23 @@ class ApiKey:
             return "expired"
         return "active"
 
+    def in_grace_period(self, now: datetime) -> bool:
+        """Whether the secret from before the last rotation still works."""
+        return self.previous_secret_valid_until is not None and now < self.previous_secret_valid_until
+
     def secret_hashes_accepted(self, now: datetime) -> list[str]:
         """The current secret's hash, and the previous one while its grace period lasts."""
         hashes = [self.secret_hash]
-        if self.previous_secret_hash and self.previous_secret_valid_until and now < self.previous_secret_valid_until:
+        if self.previous_secret_hash and self.in_grace_period(now):
             hashes.append(self.previous_secret_hash)
         return hashes
+
+    def sealed_secrets_accepted(self, now: datetime) -> list[tuple[int, str]]:
+        """(secret version, sealed token) of the current secret, and of the previous one during its grace."""
+        sealed = [(self.secret_version, self.sealed_secret)] if self.sealed_secret else []
+        if self.previous_sealed_secret and self.in_grace_period(now):
+            sealed.append((self.secret_version - 1, self.previous_sealed_secret))
+        return sealed
 
     def allows_ip(self, source_ip: str) -> bool:
         if not self.ip_allowlist:
@@ -67,6 +88,14 @@ class ApiKey:
         except ValueError:
             return False
         return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in self.ip_allowlist)
+
+
+class SecretVault(Protocol):
+    """Keeps a key's token encrypted at rest, bound to the key and its org (KMS in every stage)."""
+
+    def seal(self, token: str, key_id: str, org_id: str) -> str: ...
+
+    def unseal(self, sealed: str, key_id: str, org_id: str) -> str: ...
 
 
 def normalize_cidrs(cidrs: list[str]) -> list[str]:

@@ -1,15 +1,20 @@
-"""Who is calling: turn presented credentials into a usable API key, or say why not (DESIGN §4)."""
+"""Who is calling: turn presented credentials (Bearer or HMAC) into a usable API key, or say why not (DESIGN §4)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gatekey.domain.api_keys import ApiKey
+from gatekey.domain import signing
+from gatekey.domain.api_keys import ApiKey, SecretVault
 from gatekey.domain.clock import utc_now
 from gatekey.domain.hashing import SecretVerifier
-from gatekey.domain.tokens import MalformedTokenError, parse_token
+from gatekey.domain.tokens import MalformedTokenError, is_key_id, parse_token
 from gatekey.storage.keys_repository import KeysRepository
+from gatekey.storage.nonces_repository import NoncesRepository
 
 # last_used_at is written at most this often per key, so the warm path stays one read.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -41,27 +46,83 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PresentedRequest:
+    """What the authorizer sees of a request: API Gateway gives it no body, only the body's declared digest."""
+
+    method: str
+    path: str  # relative to the API, as received (still percent-encoded)
+    query: Sequence[tuple[str, str]]  # decoded, every value of repeated parameters
+    headers: Mapping[str, str]
+    source_ip: str
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    key: ApiKey
+    content_sha256: str | None = None  # the body digest an HMAC signature covers
+
+
+class UnsealedSecrets:
+    """Decrypted HMAC tokens kept in memory per (key id, secret version), so a warm request needs no KMS call.
+
+    Rotation bumps the version, so the next request decrypts the new token; revocation and expiry are
+    decided from the freshly read item, never from this cache.
+    """
+
+    def __init__(self, vault: SecretVault, max_entries: int = 10_000) -> None:
+        self._vault = vault
+        self._max_entries = max_entries
+        self._tokens: OrderedDict[tuple[str, int], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def tokens_accepted(self, key: ApiKey, now: datetime) -> list[str]:
+        return [self._token(key, version, sealed) for version, sealed in key.sealed_secrets_accepted(now)]
+
+    def _token(self, key: ApiKey, version: int, sealed: str) -> str:
+        cache_key = (key.key_id, version)
+        with self._lock:
+            token = self._tokens.get(cache_key)
+        if token is None:
+            token = self._vault.unseal(sealed, key.key_id, key.org_id)
+            with self._lock:
+                self._tokens[cache_key] = token
+                if len(self._tokens) > self._max_entries:
+                    self._tokens.popitem(last=False)
+        return token
+
+
 class Authenticator:
     def __init__(
         self,
         keys: KeysRepository,
         verifier: SecretVerifier,
         token_prefix: str,
+        *,
+        hmac_secrets: UnsealedSecrets,
+        nonces: NoncesRepository,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._keys = keys
         self._verifier = verifier
         self._token_prefix = token_prefix
+        self._hmac_secrets = hmac_secrets
+        self._nonces = nonces
         self._clock = clock
 
-    def authenticate(self, headers: Mapping[str, str] | None, source_ip: str) -> ApiKey:
-        authorization = header(headers, "Authorization")
+    def authenticate(self, request: PresentedRequest) -> Authenticated:
+        signed = {name: header(request.headers, name) for name in signing.SIGNING_HEADERS}
+        authorization = header(request.headers, "Authorization")
+        if any(signed.values()):
+            if authorization:
+                raise Unauthenticated("both_bearer_and_hmac_credentials")
+            return self.verify_hmac(request, signed)
         if not authorization:
             raise Unauthenticated("missing_credentials")
         scheme, _, token_text = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not token_text:
             raise Unauthenticated("malformed_authorization_header")
-        return self.verify_bearer(token_text.strip(), source_ip)
+        return Authenticated(self.verify_bearer(token_text.strip(), request.source_ip))
 
     def verify_bearer(self, token_text: str, source_ip: str) -> ApiKey:
         try:
@@ -76,6 +137,47 @@ class Authenticator:
             raise Unauthenticated("key_requires_hmac")
         if not any(self._verifier.verify(h, token.secret) for h in key.secret_hashes_accepted(now)):
             raise Unauthenticated("wrong_secret")
+        return self._admit(key, now, source_ip)
+
+    def verify_hmac(self, request: PresentedRequest, signed_headers: Mapping[str, str | None]) -> Authenticated:
+        """Check a signed request (DESIGN §4): shape and clock before any read, then signature, then nonce."""
+        try:
+            signed = signing.parse_signed_headers(signed_headers)
+        except signing.MalformedSignatureError as error:
+            raise Unauthenticated("malformed_signature_headers") from error
+        if not is_key_id(signed.key_id):
+            raise Unauthenticated("malformed_key_id")
+        now = self._clock()
+        if abs(now.timestamp() - signed.unix_time) > signing.CLOCK_WINDOW_SECONDS:
+            raise Unauthenticated("stale_timestamp")
+        key = self._keys.get(signed.key_id)
+        if key is None:
+            raise Unauthenticated("unknown_key")
+        if key.auth_mode != "hmac":
+            raise Unauthenticated("key_requires_bearer")
+        text = signing.string_to_sign(
+            timestamp=signed.timestamp,
+            nonce=signed.nonce,
+            method=request.method,
+            path=signing.canonical_path(request.path),
+            query=signing.canonical_query(request.query),
+            body_sha256=signed.content_sha256,
+        )
+        # Every accepted token is compared, so the time taken does not say which one matched.
+        matches = [
+            signing.signatures_match(signing.signature(token, text), signed.signature)
+            for token in self._hmac_secrets.tokens_accepted(key, now)
+        ]
+        if not any(matches):
+            raise Unauthenticated("wrong_signature")
+        # Kept until the timestamp leaves the window; after that the clock check refuses a replay.
+        keep_until = signed.unix_time + signing.CLOCK_WINDOW_SECONDS + 1
+        if not self._nonces.accept_once(key.key_id, signed.nonce, keep_until):
+            raise Unauthenticated("replayed_nonce")
+        return Authenticated(self._admit(key, now, request.source_ip), content_sha256=signed.content_sha256)
+
+    def _admit(self, key: ApiKey, now: datetime, source_ip: str) -> ApiKey:
+        """The checks every verified key passes last: status, IP allowlist; then note the use."""
         status = key.status(now)
         if status != "active":
             raise Unauthenticated(f"key_{status}")

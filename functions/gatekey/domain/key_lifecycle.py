@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from gatekey.domain.api_keys import ApiKey, AuthMode, KeyType, RotationPolicy
+from gatekey.domain.api_keys import ApiKey, AuthMode, KeyType, RotationPolicy, SecretVault
 from gatekey.domain.clock import utc_now
 from gatekey.domain.errors import ConflictError, ForbiddenError, InvalidRequestError
 from gatekey.domain.hashing import SecretVerifier
@@ -65,11 +65,16 @@ class KeyLifecycle:
         keys: KeysRepository,
         verifier: SecretVerifier,
         token_prefix: str,
+        vault: SecretVault,
+        *,
+        hmac_enabled: bool = True,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._keys = keys
         self._verifier = verifier
         self._token_prefix = token_prefix
+        self._vault = vault
+        self._hmac_enabled = hmac_enabled
         self._clock = clock
 
     def create(self, caller: Caller, request: NewKey) -> tuple[ApiKey, Token]:
@@ -77,6 +82,12 @@ class KeyLifecycle:
         permissions = request.permissions or {}
         self._check_grantable(caller, permissions)
         self._check_future(request.expires_at, now)
+        if request.auth_mode == "hmac" and not self._hmac_enabled:
+            raise InvalidRequestError(
+                "this deployment caches authorizer results, which only works for bearer keys; "
+                "create the key with auth_mode 'bearer' or turn authorizer caching off",
+                code="hmac_unavailable",
+            )
         if request.rotation and not (request.recoverable or request.auth_mode == "hmac"):
             raise InvalidRequestError("rotation needs a recoverable or HMAC key", code="invalid_rotation")
         token = new_token(self._token_prefix)
@@ -97,6 +108,8 @@ class KeyLifecycle:
             recoverable=request.recoverable,
             rotation=request.rotation,
         )
+        if key.keeps_sealed_secret:
+            key.sealed_secret = self._vault.seal(token.value, key.key_id, key.org_id)
         self._keys.create(key)
         return key, token
 
@@ -125,7 +138,7 @@ class KeyLifecycle:
             ip_allowlist=list(changes.ip_allowlist) if changes.ip_allowlist is not None else key.ip_allowlist,
             rotation=rotation,
         )
-        self._keys.save(updated)
+        self._keys.save(updated, read_secret_version=key.secret_version)
         return updated
 
     def revoke(self, caller: Caller, key_id: str) -> ApiKey:
@@ -146,12 +159,26 @@ class KeyLifecycle:
             key,
             hint=display_hint(token),
             secret_hash=self._verifier.hash(token.secret),
+            secret_version=key.secret_version + 1,
+            sealed_secret=self._vault.seal(token.value, key.key_id, key.org_id) if key.keeps_sealed_secret else None,
             previous_secret_hash=key.secret_hash if grace else None,
+            previous_sealed_secret=key.sealed_secret if grace else None,
             previous_secret_valid_until=now + grace if grace else None,
             rotated_at=now,
         )
-        self._keys.save(rotated)
+        self._keys.save(rotated, read_secret_version=key.secret_version)
         return rotated, token
+
+    def reveal(self, caller: Caller, key_id: str) -> tuple[ApiKey, str]:
+        """The current token of an HMAC or recoverable key; other keys' tokens exist only as hashes."""
+        key = self._active_key(caller, key_id)
+        if key.sealed_secret is None:
+            raise ConflictError(
+                f"key '{key_id}' is neither recoverable nor HMAC: its token was shown once and cannot be revealed; "
+                "rotate it for a new one",
+                code="key_not_revealable",
+            )
+        return key, self._vault.unseal(key.sealed_secret, key.key_id, key.org_id)
 
     def _active_key(self, caller: Caller, key_id: str) -> ApiKey:
         key = self._keys.get_in_org(caller.org_id, key_id)

@@ -56,6 +56,12 @@ class Token:
         return f"Token(key_id={self.key_id!r})"
 
 
+def is_key_id(text: str) -> bool:
+    """Shaped like a public key id, `key_` + 22 base62 characters (checked before any storage read)."""
+    body = text.removeprefix(KEY_ID_PREFIX)
+    return text.startswith(KEY_ID_PREFIX) and len(body) == KEY_ID_LENGTH and _BASE62_SET.issuperset(body)
+
+
 def new_key_id_body() -> str:
     return random_base62(KEY_ID_LENGTH)
 

@@ -14,14 +14,23 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gatekey.domain.api_keys import ApiKey
-from gatekey.domain.authentication import AccessDenied, Authenticator, Unauthenticated
+from gatekey.domain.authentication import (
+    AccessDenied,
+    Authenticated,
+    Authenticator,
+    PresentedRequest,
+    Unauthenticated,
+    UnsealedSecrets,
+)
 from gatekey.domain.hashing import SecretVerifier, password_hasher
 from gatekey.domain.permissions import Level, granted_routes, render_permissions
+from gatekey.domain.signing import decoded_query
 from gatekey.settings import StageSettings
 from gatekey.storage import aws
 from gatekey.storage.keys_repository import KeysRepository
-from gatekey.storage.tables import DIRECTORY_TABLE, KEYS_TABLE
+from gatekey.storage.nonces_repository import NoncesRepository
+from gatekey.storage.sealing import KmsSecretVault
+from gatekey.storage.tables import DIRECTORY_TABLE, KEYS_TABLE, NONCES_TABLE
 
 logger = Logger()
 metrics = Metrics()
@@ -31,6 +40,8 @@ authenticator = Authenticator(
     KeysRepository(KEYS_TABLE.name(), DIRECTORY_TABLE.name()),
     SecretVerifier(password_hasher(settings)),
     settings.token_prefix,
+    hmac_secrets=UnsealedSecrets(KmsSecretVault()),
+    nonces=NoncesRepository(NONCES_TABLE.name()),
 )
 
 
@@ -63,9 +74,10 @@ def _granted_policy(permissions: str, region: str, account_id: str, api_id: str,
     return document
 
 
-def authorizer_context(key: ApiKey) -> dict[str, str]:
+def authorizer_context(caller: Authenticated) -> dict[str, str]:
     """What backends learn about the caller (API Gateway passes strings only)."""
-    return {
+    key = caller.key
+    context = {
         "keyId": key.key_id,
         "orgId": key.org_id,
         "userId": key.user_id or "",
@@ -74,20 +86,37 @@ def authorizer_context(key: ApiKey) -> dict[str, str]:
         "permissions": json.dumps(render_permissions(key.permissions), separators=(",", ":")),
         "connectionId": "",
     }
+    if caller.content_sha256:
+        context["contentSha256"] = caller.content_sha256
+    return context
+
+
+def presented_request(event: APIGatewayAuthorizerRequestEvent) -> PresentedRequest:
+    # Every value of a repeated query parameter is signed; the single-value map keeps only the last.
+    multi_query = event.get("multiValueQueryStringParameters") or {
+        name: [value] for name, value in (event.query_string_parameters or {}).items()
+    }
+    return PresentedRequest(
+        method=event.http_method,
+        path=event.path,
+        query=decoded_query(multi_query),
+        headers=event.headers,
+        source_ip=event.request_context.identity.source_ip or "",
+    )
 
 
 def authorize(event: APIGatewayAuthorizerRequestEvent) -> dict[str, Any]:
     """Allow exactly the routes the key's permissions grant: API Gateway may cache this policy for others."""
-    source_ip = event.request_context.identity.source_ip or ""
     try:
-        key = authenticator.authenticate(event.headers, source_ip)
+        caller = authenticator.authenticate(presented_request(event))
     except AccessDenied as denial:
         logger.info("request denied", extra={"reason": denial.reason, "key_id": denial.key.key_id})
         metrics.add_metric(name=f"Denied_{denial.reason}", unit=MetricUnit.Count, value=1)
         response = _response(event, denial.key.key_id)
         response.deny_all_routes()
         return response.asdict()
-    context = authorizer_context(key)
+    key = caller.key
+    context = authorizer_context(caller)
     arn = event.parsed_arn
     policy = _granted_policy(context["permissions"], arn.region, arn.aws_account_id, arn.api_id, arn.stage)
     logger.info("request authenticated", extra={"key_id": key.key_id, "org_id": key.org_id})

@@ -8,10 +8,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from gatekey.body_integrity import require_signed_body
 from gatekey.domain.permissions import DEFAULT_CATALOG, STORE_RESOURCES, Level
 
 logger = Logger()
 app = APIGatewayRestResolver()
+app.use(middlewares=[require_signed_body])
 
 
 def _answer(resource: str, action: str, status: int = 200, item_id: str | None = None) -> Response[dict[str, Any]]:

@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gatekey.domain.api_keys import ApiKey, KeyStatus, RotationPolicy
 from gatekey.domain.clock import from_iso, to_iso
-from gatekey.domain.errors import KeyLimitReachedError, NotFoundError, StorageUnavailableError
+from gatekey.domain.errors import ConflictError, KeyLimitReachedError, NotFoundError, StorageUnavailableError
 from gatekey.domain.permissions import Level, render_permissions
 from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
@@ -52,7 +52,10 @@ def key_to_item(key: ApiKey) -> dict[str, Any]:
         ),
         "rotated_at": _optional_iso(key.rotated_at),
         "secret_hash": key.secret_hash,
+        "secret_version": key.secret_version,
+        "sealed_secret": key.sealed_secret,
         "previous_secret_hash": key.previous_secret_hash,
+        "previous_sealed_secret": key.previous_sealed_secret,
         "previous_secret_valid_until": _optional_iso(key.previous_secret_valid_until),
     }
     return {name: value for name, value in item.items() if value is not None}
@@ -82,7 +85,10 @@ def key_from_item(item: dict[str, Any]) -> ApiKey:
         rotation=RotationPolicy(**rotation) if rotation else None,
         rotated_at=moment("rotated_at"),
         secret_hash=item["secret_hash"],
+        secret_version=int(item.get("secret_version", 1)),
+        sealed_secret=item.get("sealed_secret"),
         previous_secret_hash=item.get("previous_secret_hash"),
+        previous_sealed_secret=item.get("previous_sealed_secret"),
         previous_secret_valid_until=moment("previous_secret_valid_until"),
     )
 
@@ -206,13 +212,25 @@ class KeysRepository:
         except BotoCoreError as error:
             raise StorageUnavailableError("storage is unavailable, try again") from error
 
-    def save(self, key: ApiKey) -> None:
-        """Write an edited or rotated key back, unless it was revoked meanwhile."""
-        with storage_errors():
-            self._table.put_item(
-                Item=key_to_item(key),
-                ConditionExpression=Attr("status").eq("active") & Attr("org_id").eq(key.org_id),
-            )
+    def save(self, key: ApiKey, read_secret_version: int) -> None:
+        """Write an edited or rotated key back, unless it was revoked or rotated since it was read.
+
+        `read_secret_version` is the version the caller read: an edit racing a rotation must not put
+        the old secret back, and two racing rotations must not both hand out a token.
+        """
+        condition = (
+            Attr("status").eq("active") & Attr("org_id").eq(key.org_id) & Attr("secret_version").eq(read_secret_version)
+        )
+        try:
+            self._table.put_item(Item=key_to_item(key), ConditionExpression=condition)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ConflictError(
+                    f"key '{key.key_id}' was revoked or rotated meanwhile; read it again", code="key_changed"
+                ) from error
+            raise StorageUnavailableError("storage is unavailable, try again") from error
+        except BotoCoreError as error:
+            raise StorageUnavailableError("storage is unavailable, try again") from error
 
     def record_use(self, key_id: str, used_at: datetime) -> None:
         """Best effort: failing to note when a key was last used must not fail the request it made."""

@@ -6,6 +6,7 @@ import base64
 import os
 
 from gatekey.storage import aws
+from gatekey.storage.aws import storage_errors
 
 KMS_KEY_ENV_VAR = "GATEKEY_KMS_KEY_ID"
 
@@ -21,3 +22,20 @@ def unseal(sealed: str, context: dict[str, str]) -> str:
     """Decrypt; KMS refuses if `context` differs from the one the secret was sealed with."""
     response = aws.kms_client().decrypt(CiphertextBlob=base64.b64decode(sealed), EncryptionContext=context)
     return response["Plaintext"].decode()
+
+
+def key_secret_context(key_id: str, org_id: str) -> dict[str, str]:
+    """A key's token decrypts only for that key of that org (DESIGN §3)."""
+    return {"key_id": key_id, "org_id": org_id}
+
+
+class KmsSecretVault:
+    """API key tokens sealed with the stage's KMS key; a KMS failure is a 503, never a silent miss."""
+
+    def seal(self, token: str, key_id: str, org_id: str) -> str:
+        with storage_errors():
+            return seal(token, key_secret_context(key_id, org_id))
+
+    def unseal(self, sealed: str, key_id: str, org_id: str) -> str:
+        with storage_errors():
+            return unseal(sealed, key_secret_context(key_id, org_id))

@@ -84,4 +84,14 @@ def user_item_key(org_id: str, user_id: str) -> dict[str, str]:
 # Powertools idempotency records (attribute names are Powertools' defaults).
 IDEMPOTENCY_TABLE = TableDefinition(logical_name="idempotency", partition_key="id", ttl_attribute="expiration")
 
-ALL_TABLES: tuple[TableDefinition, ...] = (KEYS_TABLE, DIRECTORY_TABLE, IDEMPOTENCY_TABLE)
+# HMAC nonces already accepted, one item per (key id, nonce), kept until the request's timestamp leaves
+# the clock window.
+NONCE_EXPIRY_ATTRIBUTE = "expires_at"  # epoch seconds
+NONCES_TABLE = TableDefinition(logical_name="nonces", partition_key="nonce_id", ttl_attribute=NONCE_EXPIRY_ATTRIBUTE)
+
+
+def nonce_item_key(key_id: str, nonce: str) -> dict[str, str]:
+    return {"nonce_id": f"{key_id}#{nonce}"}
+
+
+ALL_TABLES: tuple[TableDefinition, ...] = (KEYS_TABLE, DIRECTORY_TABLE, IDEMPOTENCY_TABLE, NONCES_TABLE)

@@ -21,6 +21,7 @@ def test_health_and_openapi_are_public(gatekey: RunningGatekey) -> None:
     assert document["openapi"].startswith("3.")
     assert "/v1/keys" in document["paths"]
     assert "/v1/keys/{key_id}/rotate" in document["paths"]
+    assert "/v1/keys/{key_id}/reveal" in document["paths"]
 
 
 def test_key_reaches_the_routes_it_may_use_and_no_others(gatekey: RunningGatekey) -> None:

@@ -52,3 +52,24 @@ def test_authorizer_sample_with_the_design_vector_is_unknown_key_401(storage_end
 
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.lambda_handler(load("authorizer_bearer_request.json"), lambda_context("sample"))
+
+
+def test_authorizer_hmac_sample_carries_every_query_value_and_is_stale_401(storage_endpoint: str) -> None:
+    from gatekey.handlers import authorizer
+
+    event = load("authorizer_hmac_request.json")
+    assert event["multiValueQueryStringParameters"]["color"] == ["red", "blue"]
+    assert event["path"] == "/products/caf%C3%A9%20x"
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer.lambda_handler(event, lambda_context("sample"))
+
+
+def test_store_demo_signed_sample_passes_the_body_check_and_fails_with_another_body() -> None:
+    from gatekey.handlers import store_demo
+
+    event = load("store_demo_signed_create_product.json")
+    assert store_demo.lambda_handler(event, lambda_context("sample"))["statusCode"] == 201
+    event["body"] = event["body"].replace("lamp", "lamP")
+    refused = store_demo.lambda_handler(event, lambda_context("sample"))
+    assert refused["statusCode"] == 401
+    assert json.loads(refused["body"])["error"]["code"] == "body_digest_mismatch"

@@ -218,9 +218,10 @@ class KeysRepository:
         `read_secret_version` is the version the caller read: an edit racing a rotation must not put
         the old secret back, and two racing rotations must not both hand out a token.
         """
-        condition = (
-            Attr("status").eq("active") & Attr("org_id").eq(key.org_id) & Attr("secret_version").eq(read_secret_version)
-        )
+        same_secret: ConditionBase = Attr("secret_version").eq(read_secret_version)
+        if read_secret_version == 1:  # items written before versions were kept have none
+            same_secret = same_secret | Attr("secret_version").not_exists()
+        condition = Attr("status").eq("active") & Attr("org_id").eq(key.org_id) & same_secret
         try:
             self._table.put_item(Item=key_to_item(key), ConditionExpression=condition)
         except ClientError as error:

@@ -20,7 +20,10 @@ class LambdaFunction:
 AUTHORIZER = LambdaFunction("authorizer", "gatekey.handlers.authorizer.lambda_handler", "Gatekey REQUEST authorizer")
 MANAGEMENT_API = LambdaFunction("api", "gatekey.handlers.api.lambda_handler", "Gatekey management API (/v1)")
 STORE_DEMO = LambdaFunction("store_demo", "gatekey.handlers.store_demo.lambda_handler", "Demo store API")
-FUNCTIONS: tuple[LambdaFunction, ...] = (AUTHORIZER, MANAGEMENT_API, STORE_DEMO)
+LOG_INGEST = LambdaFunction(
+    "log_ingest", "gatekey.handlers.log_ingest.lambda_handler", "Gatekey access-log ingest (CloudWatch Logs)"
+)
+FUNCTIONS: tuple[LambdaFunction, ...] = (AUTHORIZER, MANAGEMENT_API, STORE_DEMO, LOG_INGEST)
 
 
 @dataclass(frozen=True)

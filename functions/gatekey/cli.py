@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gatekey.api_gateway import FUNCTIONS, LambdaFunction
+from gatekey.api_gateway import FUNCTIONS, LOG_INGEST, LambdaFunction
 
 LOCAL_STAGE = "local"
 
@@ -58,7 +58,9 @@ def serve(arguments: argparse.Namespace) -> int:
         local_table_names,
         point_at_storage,
     )
-    from gatekey.local.gateway import LocalGateway
+    from gatekey.local.events import ApiStage
+    from gatekey.local.gateway import LocalGateway, LocalLambdaContext
+    from gatekey.local.log_shipping import AccessLogShipper
 
     embedded = None if arguments.storage_endpoint else EmbeddedAws()
     endpoint = arguments.storage_endpoint or embedded.start()  # type: ignore[union-attr]
@@ -73,10 +75,13 @@ def serve(arguments: argparse.Namespace) -> int:
         return 2
     _write_secret_file(arguments.admin_key_file, tenant.admin_token)
 
+    handlers = {function.name: _load_handler(function) for function in FUNCTIONS}
+    api = ApiStage(stage=LOCAL_STAGE)  # what the gateway calls its API, so the log group names the same stage
+    shipper = AccessLogShipper(handlers[LOG_INGEST.name], lambda: LocalLambdaContext(LOG_INGEST.name, api), api)
     gateway = LocalGateway(
-        {function.name: _load_handler(function) for function in FUNCTIONS},
-        authorizer_cache_ttl=arguments.authorizer_cache_ttl,
+        handlers, stage=api.stage, authorizer_cache_ttl=arguments.authorizer_cache_ttl, on_access_log=shipper
     )
+    shipper.start()
     host, port = gateway.start(arguments.host, arguments.port)
     print(f"Gatekey is serving on http://{host}:{port} (storage: {endpoint})", flush=True)
     print(f"  org:       {tenant.org.name} ({tenant.org.org_id})", flush=True)
@@ -93,6 +98,7 @@ def serve(arguments: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     stopping.wait()
     gateway.shutdown()
+    shipper.stop()
     if embedded:
         embedded.stop()
     print("Gatekey stopped.", flush=True)

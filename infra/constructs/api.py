@@ -1,44 +1,32 @@
-"""The REST API laid out by ROUTES: Lambda proxy integrations, the REQUEST authorizer, gateway responses, logs."""
+"""The REST API laid out by ROUTES: Lambda proxy integrations, the REQUEST authorizer, gateway responses, logs.
+
+Every request's access-log line goes to the access-log group, whose subscription filter hands it to the
+log-ingest function, which stores it as a request-log entry (DESIGN §2).
+"""
 
 from __future__ import annotations
 
-import json
 from typing import cast
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs_destinations as logs_destinations
 from constructs import Construct
 
+from gatekey.access_log import access_log_format_string
 from gatekey.api_gateway import (
     AUTHORIZER,
     AUTHORIZER_CACHE_IDENTITY_SOURCES,
     GATEWAY_RESPONSES,
+    LOG_INGEST,
     ROUTES,
     GatewayRoute,
 )
 from gatekey.settings import StageSettings
 from infra.constructs.functions import Functions
 from infra.constructs.log_groups import stage_log_group
-
-Field = apigateway.AccessLogField
-
-# One JSON object per request; the log-ingest function turns it into a request-log entry (DESIGN §7).
-# Every value is a string because API Gateway writes "-" where a value is missing.
-ACCESS_LOG_FORMAT: dict[str, str] = {
-    "requestId": Field.context_request_id(),
-    "ip": Field.context_identity_source_ip(),
-    "httpMethod": Field.context_http_method(),
-    "resourcePath": Field.context_resource_path(),
-    "path": Field.context_path(),  # includes the stage: /<stage>/...
-    "stage": Field.context_stage(),
-    "status": Field.context_status(),
-    "responseLatency": Field.context_response_latency(),
-    "userAgent": Field.context_identity_user_agent(),
-    "requestTimeEpoch": Field.context_request_time_epoch(),
-    "keyId": Field.context_authorizer("keyId"),
-    "orgId": Field.context_authorizer("orgId"),
-}
 
 
 class Api(Construct):
@@ -65,10 +53,11 @@ class Api(Construct):
                 logging_level=apigateway.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,
                 access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-                access_log_format=apigateway.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT)),
+                access_log_format=apigateway.AccessLogFormat.custom(access_log_format_string()),
             ),
         )
         self._create_execution_log_group(settings)
+        self._forward_access_logs(access_logs, functions.function(LOG_INGEST))
         self.authorizer = self._authorizer(settings, functions.function(AUTHORIZER))
         integrations = {
             name: apigateway.LambdaIntegration(function, proxy=True, allow_test_invoke=False)
@@ -96,6 +85,15 @@ class Api(Construct):
             log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{settings.stage}",
         )
         stage.node.add_dependency(execution_logs)
+
+    @staticmethod
+    def _forward_access_logs(access_logs: logs.LogGroup, log_ingest: lambda_.IFunction) -> None:
+        """Hands every access-log line to the log-ingest function, which CloudWatch Logs may then invoke."""
+        access_logs.add_subscription_filter(
+            "LogIngest",
+            destination=logs_destinations.LambdaDestination(log_ingest),
+            filter_pattern=logs.FilterPattern.all_events(),
+        )
 
     def _authorizer(self, settings: StageSettings, handler: lambda_.IFunction) -> apigateway.RequestAuthorizer:
         ttl = settings.authorizer_cache_ttl_seconds

@@ -11,9 +11,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from gatekey.api_gateway import AUTHORIZER, FUNCTIONS, MANAGEMENT_API, STORE_DEMO, LambdaFunction
+from gatekey.api_gateway import AUTHORIZER, FUNCTIONS, LOG_INGEST, MANAGEMENT_API, STORE_DEMO, LambdaFunction
 from gatekey.settings import StageSettings
-from gatekey.storage.tables import ALL_TABLES, DIRECTORY_TABLE, KEYS_TABLE, NONCES_TABLE, TableDefinition
+from gatekey.storage.tables import (
+    ALL_TABLES,
+    DIRECTORY_TABLE,
+    KEYS_TABLE,
+    NONCES_TABLE,
+    REQUEST_LOGS_TABLE,
+    TableDefinition,
+)
 from infra.build_lambda import LAMBDA_BUILD_DIR
 from infra.constructs.database import Database
 from infra.constructs.log_groups import stage_log_group
@@ -26,11 +33,13 @@ class FunctionSize:
 
 
 # Lambda gives CPU in proportion to memory: functions that hash with argon2id (the authorizer on every
-# request, the API when it mints keys) get enough to finish prod's 64 MiB / t=3 hash quickly.
+# request, the API when it mints keys) get enough to finish prod's 64 MiB / t=3 hash quickly. Log ingest
+# hashes nothing but batch-writes up to thousands of access-log lines per invocation.
 FUNCTION_SIZES: dict[str, FunctionSize] = {
     AUTHORIZER.name: FunctionSize(memory_mib=1024, timeout_seconds=10),
     MANAGEMENT_API.name: FunctionSize(memory_mib=1024, timeout_seconds=28),
     STORE_DEMO.name: FunctionSize(memory_mib=256, timeout_seconds=10),
+    LOG_INGEST.name: FunctionSize(memory_mib=512, timeout_seconds=60),
 }
 
 
@@ -122,12 +131,28 @@ class Functions(Construct):
         _acknowledge_index_grants(self.roles[AUTHORIZER.name], database, (KEYS_TABLE, DIRECTORY_TABLE))
 
         management_api = self.function(MANAGEMENT_API)
-        api_tables = tuple(definition for definition in ALL_TABLES if definition != NONCES_TABLE)
+        api_tables = tuple(
+            definition for definition in ALL_TABLES if definition not in (NONCES_TABLE, REQUEST_LOGS_TABLE)
+        )
         for definition in api_tables:
             database.table(definition).grant_read_write_data(management_api)
+        # Request logs are written by log ingest alone; the API lists them by org or key, never scans them.
+        database.table(REQUEST_LOGS_TABLE).grant(management_api, "dynamodb:GetItem", "dynamodb:Query")
         # Exactly what storing and revealing a secret takes; not the ReEncrypt*/GenerateDataKey* wildcards.
         database.secrets_key.grant(management_api, "kms:Encrypt", "kms:Decrypt")
-        _acknowledge_index_grants(self.roles[MANAGEMENT_API.name], database, api_tables)
+        _acknowledge_index_grants(self.roles[MANAGEMENT_API.name], database, (*api_tables, REQUEST_LOGS_TABLE))
+
+        log_ingest = self.function(LOG_INGEST)
+        # Storing a batch of request-log entries, and stamping last_used_at on the keys they name: no reads,
+        # no deletes (the table's TTL expires entries), no other table, no KMS.
+        log_ingest.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:BatchWriteItem"], resources=[database.table(REQUEST_LOGS_TABLE).table_arn]
+            )
+        )
+        log_ingest.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[keys_table.table_arn])
+        )
 
 
 def _construct_id(definition: LambdaFunction) -> str:

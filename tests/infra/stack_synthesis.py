@@ -11,6 +11,7 @@ from typing import Any
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from gatekey.api_gateway import LambdaFunction
 from infra.app import add_gatekey, cdk_json_context
 from infra.stack import GatekeyStack
 
@@ -36,6 +37,16 @@ class SynthesizedStage:
 
     def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {name: resource for name, resource in self.resources.items() if resource["Type"] == resource_type}
+
+
+def function_resource(stage: SynthesizedStage, definition: LambdaFunction) -> tuple[str, dict[str, Any]]:
+    """The logical id and resource of the Lambda function that runs `definition`'s handler."""
+    (match,) = [
+        (name, resource)
+        for name, resource in stage.resources_of_type("AWS::Lambda::Function").items()
+        if resource["Properties"]["Handler"] == definition.handler
+    ]
+    return match
 
 
 def synthesize(

@@ -6,26 +6,19 @@ import json
 from typing import Any
 
 import pytest
-from stack_synthesis import CACHED_AUTHORIZER_TTL_SECONDS, SynthesizedStage
+from stack_synthesis import CACHED_AUTHORIZER_TTL_SECONDS, SynthesizedStage, function_resource
 
-from gatekey.api_gateway import AUTHORIZER_CACHE_IDENTITY_SOURCES, GATEWAY_RESPONSES, ROUTES, GatewayResponse
+from gatekey.access_log import ACCESS_LOG_FORMAT
+from gatekey.api_gateway import (
+    AUTHORIZER_CACHE_IDENTITY_SOURCES,
+    GATEWAY_RESPONSES,
+    LOG_INGEST,
+    ROUTES,
+    GatewayResponse,
+)
 from gatekey.settings import API_VERSION, STAGES
 
 PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/v1/openapi.json")}
-# The request-log fields the log-ingest function reads from each access-log line.
-ACCESS_LOG_FIELDS = {
-    "requestId": "$context.requestId",
-    "ip": "$context.identity.sourceIp",
-    "httpMethod": "$context.httpMethod",
-    "resourcePath": "$context.resourcePath",
-    "path": "$context.path",
-    "status": "$context.status",
-    "responseLatency": "$context.responseLatency",
-    "userAgent": "$context.identity.userAgent",
-    "requestTimeEpoch": "$context.requestTimeEpoch",
-    "keyId": "$context.authorizer.keyId",
-    "orgId": "$context.authorizer.orgId",
-}
 
 
 def resource_path(stage: SynthesizedStage, resource_ref: dict[str, Any]) -> str:
@@ -147,11 +140,49 @@ def test_unauthorized_and_forbidden_bodies_are_the_documented_messages(dev: Synt
     assert bodies["403"] == {"message": "Forbidden"}
 
 
+def access_log_group_id(stage: SynthesizedStage) -> str:
+    log_group_id: str = only_stage(stage)["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
+    return log_group_id
+
+
 def test_every_request_is_access_logged_as_json_for_thirty_days(every_stage: SynthesizedStage) -> None:
     access_log = only_stage(every_stage)["AccessLogSetting"]
-    assert ACCESS_LOG_FIELDS.items() <= json.loads(access_log["Format"]).items()
-    log_group_id = access_log["DestinationArn"]["Fn::GetAtt"][0]
-    assert every_stage.resources[log_group_id]["Properties"]["RetentionInDays"] == 30
+    # The very format the log-ingest function parses and the local gateway writes.
+    assert json.loads(access_log["Format"]) == ACCESS_LOG_FORMAT
+    log_group = every_stage.resources[access_log_group_id(every_stage)]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == 30
+
+
+def test_every_access_log_line_is_sent_to_the_log_ingest_function(every_stage: SynthesizedStage) -> None:
+    # One filter in the whole stack: the log-ingest function's own log group does not feed back into it.
+    (subscription,) = every_stage.resources_of_type("AWS::Logs::SubscriptionFilter").values()
+    log_ingest_id = function_resource(every_stage, LOG_INGEST)[0]
+    assert subscription["Properties"] == {
+        "LogGroupName": {"Ref": access_log_group_id(every_stage)},
+        "FilterPattern": "",
+        "DestinationArn": {"Fn::GetAtt": [log_ingest_id, "Arn"]},
+    }
+
+
+def test_cloudwatch_logs_may_invoke_log_ingest_for_the_access_log_group_before_the_filter_exists(
+    every_stage: SynthesizedStage,
+) -> None:
+    log_ingest_id = function_resource(every_stage, LOG_INGEST)[0]
+    (permission_id,) = [
+        name
+        for name, permission in every_stage.resources_of_type("AWS::Lambda::Permission").items()
+        if permission["Properties"]["Principal"] == "logs.amazonaws.com"
+    ]
+    assert every_stage.resources[permission_id]["Properties"] == {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": {"Fn::GetAtt": [log_ingest_id, "Arn"]},
+        "Principal": "logs.amazonaws.com",
+        "SourceArn": {"Fn::GetAtt": [access_log_group_id(every_stage), "Arn"]},
+    }
+    # CloudWatch Logs tests the destination when the filter is created; without the permission that fails.
+    (subscription,) = every_stage.resources_of_type("AWS::Logs::SubscriptionFilter").values()
+    assert permission_id in subscription["DependsOn"]
 
 
 def test_the_stage_traces_requests_and_keeps_its_execution_logs_thirty_days(every_stage: SynthesizedStage) -> None:

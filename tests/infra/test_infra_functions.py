@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from stack_synthesis import CACHED_AUTHORIZER_TTL_SECONDS, SynthesizedStage
+from stack_synthesis import CACHED_AUTHORIZER_TTL_SECONDS, SynthesizedStage, function_resource
 
-from gatekey.api_gateway import AUTHORIZER, FUNCTIONS, MANAGEMENT_API, STORE_DEMO, LambdaFunction
+from gatekey.api_gateway import AUTHORIZER, FUNCTIONS, LOG_INGEST, MANAGEMENT_API, STORE_DEMO, LambdaFunction
 from gatekey.settings import STAGES
 from gatekey.storage.tables import (
     ALL_TABLES,
@@ -15,20 +15,12 @@ from gatekey.storage.tables import (
     IDEMPOTENCY_TABLE,
     KEYS_TABLE,
     NONCES_TABLE,
+    REQUEST_LOGS_TABLE,
     TableDefinition,
 )
 from infra.constructs.functions import FUNCTION_SIZES
 
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"}
-
-
-def function_resource(stage: SynthesizedStage, definition: LambdaFunction) -> tuple[str, dict[str, Any]]:
-    (match,) = [
-        (name, resource)
-        for name, resource in stage.resources_of_type("AWS::Lambda::Function").items()
-        if resource["Properties"]["Handler"] == definition.handler
-    ]
-    return match
 
 
 def table_logical_id(stage: SynthesizedStage, definition: TableDefinition) -> str:
@@ -74,6 +66,7 @@ def test_function_runs_its_handler_on_python_3_12_arm64_with_tracing(
     assert properties["Architectures"] == ["arm64"]
     assert properties["TracingConfig"] == {"Mode": "Active"}
     assert properties["MemorySize"] == FUNCTION_SIZES[definition.name].memory_mib
+    assert properties["Timeout"] == FUNCTION_SIZES[definition.name].timeout_seconds
 
 
 @pytest.mark.parametrize("definition", FUNCTIONS, ids=lambda definition: definition.name)
@@ -139,7 +132,7 @@ def test_authorizer_may_only_put_nonces(dev: SynthesizedStage) -> None:
 def test_management_api_reads_and_writes_its_tables_and_encrypts_secrets(dev: SynthesizedStage) -> None:
     statements = policy_statements(dev, MANAGEMENT_API)
     for table in ALL_TABLES:
-        if table == NONCES_TABLE:
+        if table in (NONCES_TABLE, REQUEST_LOGS_TABLE):
             continue
         assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= actions_on(
             statements, table_logical_id(dev, table)
@@ -150,6 +143,43 @@ def test_management_api_reads_and_writes_its_tables_and_encrypts_secrets(dev: Sy
 
 def test_management_api_cannot_touch_hmac_nonces(dev: SynthesizedStage) -> None:
     assert actions_on(policy_statements(dev, MANAGEMENT_API), table_logical_id(dev, NONCES_TABLE)) == set()
+
+
+def test_management_api_only_gets_and_queries_request_logs_and_their_indexes(dev: SynthesizedStage) -> None:
+    request_logs_id = table_logical_id(dev, REQUEST_LOGS_TABLE)
+    (statement,) = [
+        statement
+        for statement in policy_statements(dev, MANAGEMENT_API)
+        if request_logs_id in str(statement["Resource"])
+    ]
+    assert set(statement["Action"]) == {"dynamodb:GetItem", "dynamodb:Query"}
+    assert {"Fn::Join": ["", [{"Fn::GetAtt": [request_logs_id, "Arn"]}, "/index/*"]]} in statement["Resource"]
+
+
+def test_log_ingest_only_batch_writes_request_logs_and_updates_keys(every_stage: SynthesizedStage) -> None:
+    statements = policy_statements(every_stage, LOG_INGEST)
+    expected = {REQUEST_LOGS_TABLE: {"dynamodb:BatchWriteItem"}, KEYS_TABLE: {"dynamodb:UpdateItem"}}
+    for table in ALL_TABLES:
+        assert actions_on(statements, table_logical_id(every_stage, table)) == expected.get(table, set()), table
+    (key_id,) = every_stage.resources_of_type("AWS::KMS::Key")
+    assert actions_on(statements, key_id) == set()
+
+
+def test_only_log_ingest_writes_request_logs(every_stage: SynthesizedStage) -> None:
+    request_logs_id = table_logical_id(every_stage, REQUEST_LOGS_TABLE)
+    writers = {
+        definition.name
+        for definition in FUNCTIONS
+        if actions_on(policy_statements(every_stage, definition), request_logs_id) & WRITE_ACTIONS
+    }
+    assert writers == {LOG_INGEST.name}
+
+
+@pytest.mark.parametrize("definition", [AUTHORIZER, STORE_DEMO], ids=lambda definition: definition.name)
+def test_request_logs_are_out_of_reach_of_the_authorizer_and_the_store_demo(
+    dev: SynthesizedStage, definition: LambdaFunction
+) -> None:
+    assert actions_on(policy_statements(dev, definition), table_logical_id(dev, REQUEST_LOGS_TABLE)) == set()
 
 
 def test_only_the_management_api_may_encrypt_with_the_secrets_key(every_stage: SynthesizedStage) -> None:

@@ -23,6 +23,7 @@ from gatekey.domain.permissions import (
     parse_permissions,
     render_permissions,
 )
+from gatekey.domain.request_logs import LogEntry
 
 LevelName = Literal["read", "write"]
 Label = Annotated[StrictStr, Field(min_length=1, max_length=100)]
@@ -153,6 +154,37 @@ class KeyWithSecretOut(KeyOut):
 
 class KeyListOut(BaseModel):
     data: list[KeyOut]
+    next_cursor: str | None
+
+
+class LogEntryOut(BaseModel):
+    request_id: str
+    key_id: str | None
+    method: str
+    path: str
+    status: int
+    latency_ms: int | None
+    ip: str | None
+    user_agent: str | None
+    timestamp: str
+
+    @classmethod
+    def of(cls, entry: LogEntry) -> LogEntryOut:
+        return cls(
+            request_id=entry.request_id,
+            key_id=entry.key_id,
+            method=entry.method,
+            path=entry.path,
+            status=entry.status,
+            latency_ms=entry.latency_ms,
+            ip=entry.ip,
+            user_agent=entry.user_agent,
+            timestamp=to_iso(entry.timestamp),
+        )
+
+
+class LogListOut(BaseModel):
+    data: list[LogEntryOut]
     next_cursor: str | None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from functools import lru_cache
 
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
@@ -12,11 +13,13 @@ from gatekey.domain.errors import ForbiddenError
 from gatekey.domain.hashing import SecretVerifier, password_hasher
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle
 from gatekey.domain.permissions import Level
+from gatekey.domain.request_logs import RequestLogReader
 from gatekey.settings import StageSettings
 from gatekey.storage.directory_repository import DirectoryRepository
 from gatekey.storage.keys_repository import KeysRepository
+from gatekey.storage.request_logs_repository import RequestLogsRepository
 from gatekey.storage.sealing import KmsSecretVault
-from gatekey.storage.tables import DIRECTORY_TABLE, KEYS_TABLE
+from gatekey.storage.tables import DIRECTORY_TABLE, KEYS_TABLE, REQUEST_LOGS_TABLE
 
 
 @lru_cache(maxsize=1)
@@ -45,6 +48,12 @@ def key_lifecycle() -> KeyLifecycle:
         # A cached authorizer answer is keyed on the Authorization header, which signed requests lack.
         hmac_enabled=stage.authorizer_cache_ttl_seconds == 0,
     )
+
+
+@lru_cache(maxsize=1)
+def request_log_reader() -> RequestLogReader:
+    retention = timedelta(days=settings().log_retention_days)
+    return RequestLogReader(RequestLogsRepository(REQUEST_LOGS_TABLE.name()), retention)
 
 
 def current_caller(app: BaseRouter) -> Caller:

@@ -184,5 +184,5 @@ class Authenticator:
         if not key.allows_ip(source_ip):
             raise AccessDenied("ip_not_allowed", key)
         if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-            self._keys.record_use(key.key_id, now)
+            self._keys.note_use(key.key_id, now)
         return key

@@ -112,7 +112,8 @@ def authorize(event: APIGatewayAuthorizerRequestEvent) -> dict[str, Any]:
     except AccessDenied as denial:
         logger.info("request denied", extra={"reason": denial.reason, "key_id": denial.key.key_id})
         metrics.add_metric(name=f"Denied_{denial.reason}", unit=MetricUnit.Count, value=1)
-        response = _response(event, denial.key.key_id)
+        # The context still names key and org, so the access log attributes this 403 to its org.
+        response = _response(event, denial.key.key_id, authorizer_context(Authenticated(denial.key)))
         response.deny_all_routes()
         return response.asdict()
     key = caller.key

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+from gatekey.access_log import render_access_log_line
 from gatekey.api_gateway import GatewayRoute
 
 # API Gateway writes requestTime in Common Log Format; strftime's %b would follow the locale.
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# The value API Gateway writes in its access log for a context variable that has no value.
-ACCESS_LOG_EMPTY = "-"
 
 AuthorizerContextValue = str | int | float | bool
 
@@ -137,35 +138,33 @@ def proxy_event(request: GatewayRequest, authorizer: AuthorizerOutput | None) ->
     }
 
 
-def access_log_record(
+def access_log_line(
     http: HttpRequest,
     *,
+    api: ApiStage,
     request_id: str,
     received_at: datetime,
     resource_path: str | None,
     status: int,
     latency_ms: int,
     authorizer_context: Mapping[str, AuthorizerContextValue] | None,
-) -> dict[str, str]:
-    """One JSON access log line, every value a string as API Gateway writes quoted `$context` variables."""
+) -> str:
+    """The access-log line API Gateway writes for this request, in the stage's one format (gatekey.access_log)."""
     context = authorizer_context or {}
-
-    def field(value: object) -> str:
-        return ACCESS_LOG_EMPTY if value is None or value == "" else _context_string(value)
-
-    return {
-        "requestId": request_id,
-        "ip": http.source_ip,
-        "httpMethod": http.method,
-        "path": http.raw_path,
-        "resourcePath": field(resource_path),
-        "status": str(status),
-        "responseLatency": str(latency_ms),
-        "userAgent": field(http.header("User-Agent")),
-        "requestTimeEpoch": str(_epoch_millis(received_at)),
-        "keyId": field(context.get("keyId")),
-        "orgId": field(context.get("orgId")),
+    values: dict[str, object] = {
+        "$context.requestId": request_id,
+        "$context.requestTimeEpoch": _epoch_millis(received_at),
+        "$context.httpMethod": http.method,
+        "$context.path": f"/{api.stage}{http.raw_path}",
+        "$context.resourcePath": resource_path,
+        "$context.stage": api.stage,
+        "$context.status": status,
+        "$context.responseLatency": latency_ms,
+        "$context.identity.sourceIp": http.source_ip,
+        "$context.identity.userAgent": http.header("User-Agent"),
+        **{f"$context.authorizer.{name}": value for name, value in context.items()},
     }
+    return render_access_log_line(values)
 
 
 def _request_context(request: GatewayRequest, identity: dict[str, Any]) -> dict[str, Any]:
@@ -280,3 +279,31 @@ def _clf_time(moment: datetime) -> str:
 
 def _epoch_millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class LogDelivery:
+    """Where CloudWatch Logs says a subscription delivery came from."""
+
+    log_group: str
+    log_stream: str
+    subscription_filter: str
+    owner: str = ApiStage.account_id
+
+
+def cloudwatch_logs_event(delivery: LogDelivery, lines: Sequence[tuple[int, str]], first_id: int) -> dict[str, Any]:
+    """A CloudWatch Logs subscription event (`awslogs.data`: base64 of gzipped JSON) carrying `lines`,
+    each `(epoch milliseconds, message)`; event ids count up from `first_id`, as CloudWatch's are unique."""
+    payload = {
+        "messageType": "DATA_MESSAGE",
+        "owner": delivery.owner,
+        "logGroup": delivery.log_group,
+        "logStream": delivery.log_stream,
+        "subscriptionFilters": [delivery.subscription_filter],
+        "logEvents": [
+            {"id": str(first_id + offset).rjust(56, "0"), "timestamp": timestamp, "message": message}
+            for offset, (timestamp, message) in enumerate(lines)
+        ],
+    }
+    compressed = gzip.compress(json.dumps(payload, separators=(",", ":")).encode())
+    return {"awslogs": {"data": base64.b64encode(compressed).decode("ascii")}}

@@ -37,7 +37,7 @@ from gatekey.local.events import (
     AuthorizerOutput,
     GatewayRequest,
     HttpRequest,
-    access_log_record,
+    access_log_line,
     authorizer_request_event,
     proxy_event,
 )
@@ -46,7 +46,7 @@ from gatekey.local.policy import is_allowed
 logger = logging.getLogger(__name__)
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], Any]
-AccessLogCallback = Callable[[dict[str, str]], None]
+AccessLogCallback = Callable[[str], None]  # receives each access-log line
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 REQUEST_TOO_LARGE = GatewayResponse("REQUEST_TOO_LARGE", 413, "Request Too Long")
@@ -214,8 +214,7 @@ class LocalGateway:
 
     def handle(self, request: HttpRequest, *, too_large: bool = False) -> HttpResponse:
         """One request through API Gateway; `too_large` when the body was over the limit and left unread.
-        The access log callback runs before the response is returned, so a client reading its request
-        log right after the call finds this request there."""
+        The access log callback gets the request's line before the response is returned."""
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         received_at = datetime.now(UTC)
@@ -245,21 +244,23 @@ class LocalGateway:
         return response
 
     def _route(self, request: GatewayRequest) -> tuple[HttpResponse, AuthorizerOutput | None]:
-        authorization = None
-        if request.route.authorized:
-            outcome = self._authorize(request)
-            if isinstance(outcome, GatewayResponse):
-                return _gateway_response(outcome), None
-            authorization = outcome
+        """The response, and the authorizer's output that the access log reads (also for a 403)."""
+        if not request.route.authorized:
+            return self._integrate(request, None), None
+        refusal, authorization = self._authorize(request)
+        if refusal is not None:
+            return _gateway_response(refusal), authorization
         return self._integrate(request, authorization), authorization
 
-    def _authorize(self, request: GatewayRequest) -> AuthorizerOutput | GatewayResponse:
+    def _authorize(self, request: GatewayRequest) -> tuple[GatewayResponse | None, AuthorizerOutput | None]:
+        """(None, output) when the policy allows the request; else the gateway's refusal, with the output
+        of an authorizer that answered (API Gateway still fills `$context.authorizer.*` for a 403)."""
         identity = [_identity_value(source, request.http) for source in AUTHORIZER_CACHE_IDENTITY_SOURCES]
         cache_key: tuple[str, ...] | None = None
         if self._cache_ttl > 0:
             # With caching on, API Gateway rejects a request missing an identity source itself.
             if not all(identity):
-                return UNAUTHORIZED
+                return UNAUTHORIZED, None
             cache_key = tuple(value for value in identity if value)
         authorization = self._cached(cache_key)
         latency_ms = 0
@@ -270,19 +271,20 @@ class LocalGateway:
                 returned = self._invoke(AUTHORIZER, event)
             except Exception as error:
                 if str(error) == "Unauthorized":
-                    return UNAUTHORIZED
+                    return UNAUTHORIZED, None
                 logger.exception("the authorizer failed")
-                return AUTHORIZER_FAILURE
+                return AUTHORIZER_FAILURE, None
             latency_ms = round((time.perf_counter() - started) * 1000)
             try:
                 authorization = _authorization(returned)
             except MalformedResponseError as error:
                 logger.error("the authorizer returned a malformed response: %s", error)
-                return AUTHORIZER_FAILURE
+                return AUTHORIZER_FAILURE, None
             self._remember(cache_key, authorization)
+        output = AuthorizerOutput(authorization.principal_id, authorization.context, latency_ms)
         if not is_allowed(authorization.response, request.method_arn):
-            return ACCESS_DENIED
-        return AuthorizerOutput(authorization.principal_id, authorization.context, latency_ms)
+            return ACCESS_DENIED, output
+        return None, output
 
     def _cached(self, key: tuple[str, ...] | None) -> _Authorization | None:
         if key is None:
@@ -316,7 +318,7 @@ class LocalGateway:
         if self._on_access_log is None:
             return
         try:
-            self._on_access_log(access_log_record(request, **fields))
+            self._on_access_log(access_log_line(request, api=self.api, **fields))
         except Exception:
             logger.exception("the access log callback failed")
 

@@ -234,15 +234,24 @@ class KeysRepository:
             raise StorageUnavailableError("storage is unavailable, try again") from error
 
     def record_use(self, key_id: str, used_at: datetime) -> None:
-        """Best effort: failing to note when a key was last used must not fail the request it made."""
+        """Move `last_used_at` forward to `used_at`, never backwards (log batches may arrive out of order)."""
         try:
             aws.dynamodb_client().update_item(
                 TableName=self._keys_table,
                 Key={"key_id": {"S": key_id}},
                 UpdateExpression="SET last_used_at = :at",
-                ConditionExpression="attribute_exists(key_id)",
+                ConditionExpression="attribute_exists(key_id) AND "
+                "(attribute_not_exists(last_used_at) OR last_used_at < :at)",
                 ExpressionAttributeValues={":at": {"S": to_iso(used_at)}},
             )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def note_use(self, key_id: str, used_at: datetime) -> None:
+        """Best effort: failing to note when a key was last used must not fail the request it made."""
+        try:
+            self.record_use(key_id, used_at)
         except (BotoCoreError, ClientError):
             logger.warning("could not record last use", extra={"key_id": key_id}, exc_info=True)
 

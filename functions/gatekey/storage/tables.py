@@ -94,4 +94,21 @@ def nonce_item_key(key_id: str, nonce: str) -> dict[str, str]:
     return {"nonce_id": f"{key_id}#{nonce}"}
 
 
-ALL_TABLES: tuple[TableDefinition, ...] = (KEYS_TABLE, DIRECTORY_TABLE, IDEMPOTENCY_TABLE, NONCES_TABLE)
+# One item per logged request, under its org, newest last in `log_sort` (`<request time ISO>#<request id>`);
+# `by_key` serves the key_id filter. `expires_at` (epoch seconds) is the request time plus the retention.
+LOG_EXPIRY_ATTRIBUTE = "expires_at"
+REQUEST_LOGS_TABLE = TableDefinition(
+    logical_name="request_logs",
+    partition_key="org_id",
+    sort_key="log_sort",
+    indexes=(Index(name="by_key", partition_key="key_id", sort_key="log_sort"),),
+    ttl_attribute=LOG_EXPIRY_ATTRIBUTE,
+)
+
+ALL_TABLES: tuple[TableDefinition, ...] = (
+    KEYS_TABLE,
+    DIRECTORY_TABLE,
+    IDEMPOTENCY_TABLE,
+    NONCES_TABLE,
+    REQUEST_LOGS_TABLE,
+)

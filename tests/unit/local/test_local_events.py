@@ -20,7 +20,7 @@ from gatekey.local.events import (
     AuthorizerOutput,
     GatewayRequest,
     HttpRequest,
-    access_log_record,
+    access_log_line,
     authorizer_request_event,
     method_arn,
     proxy_event,
@@ -200,10 +200,11 @@ def test_method_arn_of_the_root_path_ends_with_the_method() -> None:
     assert method_arn(API, "get", "/") == "arn:aws:execute-api:eu-west-1:123456789012:abcdef123/dev/GET/"
 
 
-def test_access_log_record_takes_key_and_org_from_the_authorizer_context() -> None:
+def test_access_log_line_takes_key_and_org_from_the_authorizer_context() -> None:
     request = _request()
-    record = access_log_record(
+    line = access_log_line(
         request.http,
+        api=API,
         request_id="req-1",
         received_at=RECEIVED_AT,
         resource_path="/v1/{proxy+}",
@@ -212,25 +213,27 @@ def test_access_log_record_takes_key_and_org_from_the_authorizer_context() -> No
         authorizer_context=AUTHORIZED.context,
     )
 
-    assert record == {
+    assert json.loads(line) == {
         "requestId": "req-1",
-        "ip": "203.0.113.9",
+        "requestTimeEpoch": "1772651717135",
         "httpMethod": "POST",
-        "path": "/v1/keys/key_abc/caf%C3%A9",
+        "path": f"/{API.stage}/v1/keys/key_abc/caf%C3%A9",
         "resourcePath": "/v1/{proxy+}",
+        "stage": API.stage,
         "status": "201",
         "responseLatency": "12",
+        "ip": "203.0.113.9",
         "userAgent": "pytest/1",
-        "requestTimeEpoch": "1772651717135",
         "keyId": "key_abc",
         "orgId": "org_1",
     }
 
 
-def test_access_log_record_writes_a_dash_for_what_is_unknown() -> None:
+def test_access_log_line_writes_a_dash_for_what_is_unknown() -> None:
     http = HttpRequest("GET", "/nowhere", "", (), b"", "127.0.0.1")
-    record = access_log_record(
+    line = access_log_line(
         http,
+        api=API,
         request_id="req-2",
         received_at=RECEIVED_AT,
         resource_path=None,
@@ -239,4 +242,5 @@ def test_access_log_record_writes_a_dash_for_what_is_unknown() -> None:
         authorizer_context=None,
     )
 
+    record = json.loads(line)
     assert (record["resourcePath"], record["userAgent"], record["keyId"], record["orgId"]) == ("-", "-", "-", "-")

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from gatekey.access_log import ACCESS_LOG_FORMAT
 from gatekey.local.gateway import LocalGateway, match_route
 
 CONTEXT = {"keyId": "key_1", "orgId": "org_1", "permissions": '{"keys": "read"}'}
@@ -90,7 +91,7 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def access_log() -> list[dict[str, str]]:
+def access_log() -> list[str]:
     return []
 
 
@@ -102,7 +103,7 @@ def _serve(gateway: LocalGateway) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def client(recorder: Recorder, access_log: list[dict[str, str]]) -> Iterator[httpx.Client]:
+def client(recorder: Recorder, access_log: list[str]) -> Iterator[httpx.Client]:
     yield from _serve(LocalGateway(_functions(recorder), on_access_log=access_log.append))
 
 
@@ -303,13 +304,15 @@ def test_without_cache_the_authorizer_runs_every_time(client: httpx.Client, reco
     assert len(recorder.authorizer_calls) == 2
 
 
-def test_access_log_record_for_each_request(client: httpx.Client, access_log: list[dict[str, str]]) -> None:
+def test_access_log_line_for_each_request(client: httpx.Client, access_log: list[str]) -> None:
     client.get("/v1/keys", headers={**ALLOW, "User-Agent": "gatekey-test"})
     client.get("/nowhere/", headers={"Authorization": "Bearer wrong"})
 
-    first, second = access_log
+    first, second = (json.loads(line) for line in access_log)
+    assert set(first) == set(ACCESS_LOG_FORMAT)
     assert first["httpMethod"] == "GET"
-    assert first["path"] == "/v1/keys"
+    assert first["path"] == "/local/v1/keys"
+    assert first["stage"] == "local"
     assert first["resourcePath"] == "/v1/{proxy+}"
     assert first["status"] == "200"
     assert first["userAgent"] == "gatekey-test"
@@ -319,7 +322,7 @@ def test_access_log_record_for_each_request(client: httpx.Client, access_log: li
 
 
 def test_a_failing_access_log_callback_does_not_break_the_request(recorder: Recorder) -> None:
-    def broken(record: dict[str, str]) -> None:
+    def broken(line: str) -> None:
         raise RuntimeError("log sink down")
 
     for client in _serve(LocalGateway(_functions(recorder), on_access_log=broken)):

@@ -1,0 +1,36 @@
+"""`/v1/logs`: the organisation's request log, newest first, within the stage's retention."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import AwareDatetime
+
+from gatekey.api.models import LogEntryOut, LogListOut
+from gatekey.api.pagination import decode_cursor, encode_cursor
+from gatekey.api.services import current_caller, request_log_reader
+from gatekey.domain.request_logs import LogFilter
+
+router = Router()
+HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@router.get("/logs", summary="List the organisation's logged requests, newest first")
+def list_logs(
+    *,
+    key_id: Annotated[str | None, Query(max_length=64, description="only requests made with this key")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="ISO 8601, inclusive")] = None,
+    status: Annotated[int | None, Query(ge=100, le=599, description="only this HTTP status")] = None,
+    method: Annotated[HttpMethod | None, Query(description="only this HTTP method")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> LogListOut:
+    caller = current_caller(router)
+    log_filter = LogFilter(since=since, until=until, key_id=key_id, status=status, method=method)
+    entries, after = request_log_reader().list(caller.org_id, log_filter, limit, decode_cursor(caller.org_id, cursor))
+    return LogListOut(
+        data=[LogEntryOut.of(entry) for entry in entries], next_cursor=encode_cursor(caller.org_id, after)
+    )

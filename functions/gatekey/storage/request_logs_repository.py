@@ -1,0 +1,120 @@
+"""Logged requests in the request-logs table: batch writes from log ingest, org-scoped queries for `/v1/logs`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+
+from gatekey.domain.clock import from_iso, to_iso
+from gatekey.domain.request_logs import LogEntry, LogFilter
+from gatekey.storage import aws
+from gatekey.storage.aws import storage_errors
+from gatekey.storage.items import plain
+from gatekey.storage.tables import LOG_EXPIRY_ATTRIBUTE, REQUEST_LOGS_TABLE
+
+_BY_KEY_INDEX = REQUEST_LOGS_TABLE.indexes[0].name
+# Sorts after every `<ISO time>#<request id>` of the same instant, so an `until` bound includes that instant.
+_AFTER_ANY_ID = "#~"
+
+
+def log_sort(timestamp: datetime, request_id: str) -> str:
+    return f"{to_iso(timestamp)}#{request_id}"
+
+
+def entry_to_item(entry: LogEntry, expires_at: datetime) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "org_id": entry.org_id,
+        "log_sort": log_sort(entry.timestamp, entry.request_id),
+        "request_id": entry.request_id,
+        "key_id": entry.key_id,
+        "method": entry.method,
+        "path": entry.path,
+        "status": entry.status,
+        "latency_ms": entry.latency_ms,
+        "ip": entry.ip,
+        "user_agent": entry.user_agent,
+        "timestamp": to_iso(entry.timestamp),
+        LOG_EXPIRY_ATTRIBUTE: int(expires_at.timestamp()),
+    }
+    return {name: value for name, value in item.items() if value is not None}
+
+
+def entry_from_item(item: dict[str, Any]) -> LogEntry:
+    return LogEntry(
+        org_id=item["org_id"],
+        request_id=item["request_id"],
+        key_id=item.get("key_id"),
+        method=item["method"],
+        path=item["path"],
+        status=int(item["status"]),
+        latency_ms=int(item["latency_ms"]) if item.get("latency_ms") is not None else None,
+        ip=item.get("ip"),
+        user_agent=item.get("user_agent"),
+        timestamp=from_iso(item["timestamp"]),
+    )
+
+
+class RequestLogsRepository:
+    def __init__(self, table_name: str) -> None:
+        self._table_name = table_name
+
+    @property
+    def _table(self) -> Any:
+        return aws.dynamodb_resource().Table(self._table_name)
+
+    def write(self, entries: Iterable[LogEntry], retention: timedelta) -> None:
+        """BatchWriteItem, 25 items a call, resending what DynamoDB leaves unprocessed. Writing the same
+        request twice overwrites the same item, so a batch delivered twice stores each request once."""
+        with self._table.batch_writer(overwrite_by_pkeys=["org_id", "log_sort"]) as batch:
+            for entry in entries:
+                batch.put_item(Item=entry_to_item(entry, entry.timestamp + retention))
+
+    def list_for_org(
+        self, org_id: str, log_filter: LogFilter, limit: int, after: dict[str, str] | None
+    ) -> tuple[list[LogEntry], dict[str, str] | None]:
+        """Newest first; up to `limit` entries and the position to continue from (None at the end).
+        The caller clips `log_filter.since` to the retention."""
+        lower = log_sort(log_filter.since, "") if log_filter.since else ""
+        upper = to_iso(log_filter.until) + _AFTER_ANY_ID if log_filter.until else "~"
+        if log_filter.key_id:
+            query: dict[str, Any] = {
+                "IndexName": _BY_KEY_INDEX,
+                "KeyConditionExpression": Key("key_id").eq(log_filter.key_id) & Key("log_sort").between(lower, upper),
+            }
+            conditions: list[ConditionBase] = [Attr("org_id").eq(org_id)]  # the index spans every org
+        else:
+            query = {"KeyConditionExpression": Key("org_id").eq(org_id) & Key("log_sort").between(lower, upper)}
+            conditions = []
+        if log_filter.status is not None:
+            conditions.append(Attr("status").eq(log_filter.status))
+        if log_filter.method:
+            conditions.append(Attr("method").eq(log_filter.method))
+        if conditions:
+            combined = conditions[0]
+            for condition in conditions[1:]:
+                combined = combined & condition
+            query["FilterExpression"] = combined
+        query["ScanIndexForward"] = False
+        wanted = limit + 1  # one more than asked says whether another page exists
+        entries: list[LogEntry] = []
+        start = after
+        with storage_errors():
+            while len(entries) < wanted:
+                page_args = dict(query, Limit=max(wanted - len(entries), 25) if conditions else wanted - len(entries))
+                if start:
+                    page_args["ExclusiveStartKey"] = start
+                page = self._table.query(**page_args)
+                entries.extend(entry_from_item(plain(item)) for item in page["Items"])
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    break
+        if len(entries) > limit:
+            last = entries[limit - 1]
+            position = {"org_id": last.org_id, "log_sort": log_sort(last.timestamp, last.request_id)}
+            if log_filter.key_id:
+                position["key_id"] = log_filter.key_id
+            return entries[:limit], position
+        return entries, None

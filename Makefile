@@ -36,9 +36,10 @@ $(LAMBDA_BUILD): $(INSTALLED) pyproject.toml $(shell find functions/gatekey -nam
 	$(BIN)/python infra/build_lambda.py
 	@touch $@
 
-## bench: warm authorizer vs a bare GetItem, argon2 verify, cold import vs boto3
+## bench: warm authorizer (Bearer, HMAC) vs a bare GetItem, argon2 verify, cold import vs boto3, log ingest
 bench: $(INSTALLED)
 	$(BIN)/python -m tests.bench.authorizer
+	$(BIN)/python -m tests.bench.log_ingest
 
 clean:
 	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache

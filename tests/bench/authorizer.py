@@ -22,6 +22,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tests.bench.bench_store import BenchStore, bench_store
+
 ROUNDS = 20
 PER_ROUND = 25
 COLD_RUNS = 15
@@ -59,37 +61,23 @@ def cold_seconds(script: str) -> float:
 
 
 def main() -> None:
-    from gatekey.settings import STAGES
+    with bench_store() as store:
+        measure(store)
 
-    os.environ.update(STAGES["local"].as_environment())
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "gatekey")
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Gatekey")
 
+def measure(store: BenchStore) -> None:
     from gatekey.api import services
     from gatekey.domain.hashing import password_hasher
-    from gatekey.domain.key_lifecycle import Caller, NewKey
+    from gatekey.domain.key_lifecycle import NewKey
     from gatekey.domain.permissions import full_permissions
     from gatekey.domain.signing import sign_request
-    from gatekey.local.bootstrap import bootstrap_demo_tenant
-    from gatekey.local.embedded import (
-        EmbeddedAws,
-        create_missing_tables,
-        ensure_kms_key,
-        local_table_names,
-        point_at_storage,
-    )
     from gatekey.local.events import ApiStage
     from gatekey.local.gateway import LocalLambdaContext
+    from gatekey.settings import STAGES
     from gatekey.storage import aws
     from gatekey.storage.tables import KEYS_TABLE
 
-    embedded = EmbeddedAws()
-    tables = local_table_names("bench")
-    point_at_storage(embedded.start(), tables)
-    create_missing_tables(tables)
-    ensure_kms_key("gatekey-bench")
-    tenant = bootstrap_demo_tenant()
-    admin = Caller(tenant.admin_key_id, tenant.org.org_id, tenant.admin.user_id, "main", full_permissions())
+    tenant, admin = store.tenant, store.admin
     hmac_key, hmac_token = services.key_lifecycle().create(
         admin, NewKey(label="bench signer", auth_mode="hmac", permissions={"products": full_permissions()["products"]})
     )
@@ -166,7 +154,6 @@ def main() -> None:
     for _ in range(COLD_RUNS):
         authorizer_cold.append(cold_seconds(AUTHORIZER_COLD))
         boto3_cold.append(cold_seconds(BOTO3_COLD))
-    embedded.stop()
 
     cold_authorizer, cold_boto3 = min(authorizer_cold), min(boto3_cold)
     cold_ratio = cold_authorizer / cold_boto3

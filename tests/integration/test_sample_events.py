@@ -73,3 +73,10 @@ def test_store_demo_signed_sample_passes_the_body_check_and_fails_with_another_b
     refused = store_demo.lambda_handler(event, lambda_context("sample"))
     assert refused["statusCode"] == 401
     assert json.loads(refused["body"])["error"]["code"] == "body_digest_mismatch"
+
+
+def test_log_ingest_sample_stores_the_two_requests_of_an_org_and_skips_the_401(storage_endpoint: str) -> None:
+    from gatekey.handlers import log_ingest
+
+    report = log_ingest.lambda_handler(load("log_ingest_access_log_delivery.json"), lambda_context("sample"))
+    assert report == {"stored": 2, "malformed": 0, "unattributed": 1, "keys_touched": 1}

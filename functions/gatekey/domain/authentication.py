@@ -111,8 +111,9 @@ class Authenticator:
         self._clock = clock
 
     def authenticate(self, request: PresentedRequest) -> Authenticated:
-        signed = {name: header(request.headers, name) for name in signing.SIGNING_HEADERS}
-        authorization = header(request.headers, "Authorization")
+        by_name = {name.lower(): value for name, value in (request.headers or {}).items()}
+        signed = {name: by_name.get(name.lower()) for name in signing.SIGNING_HEADERS}
+        authorization = by_name.get("authorization")
         if any(signed.values()):
             if authorization:
                 raise Unauthenticated("both_bearer_and_hmac_credentials")

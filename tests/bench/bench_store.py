@@ -1,0 +1,52 @@
+"""What every benchmark starts from: the embedded store set up as `gatekey serve` does, with the demo tenant."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gatekey.domain.key_lifecycle import Caller
+    from gatekey.local.bootstrap import DemoTenant
+
+
+@dataclass(frozen=True)
+class BenchStore:
+    tenant: DemoTenant
+    admin: Caller  # the tenant's admin key, as the authorizer would vouch for it
+
+
+@contextmanager
+def bench_store() -> Iterator[BenchStore]:
+    """Configures this process like a local-stage function, on a fresh embedded store (stopped on exit)."""
+    from gatekey.settings import STAGES
+
+    os.environ.update(STAGES["local"].as_environment())
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "gatekey")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Gatekey")
+
+    from gatekey.domain.key_lifecycle import Caller
+    from gatekey.domain.permissions import full_permissions
+    from gatekey.local.bootstrap import bootstrap_demo_tenant
+    from gatekey.local.embedded import (
+        EmbeddedAws,
+        create_missing_tables,
+        ensure_kms_key,
+        local_table_names,
+        point_at_storage,
+    )
+
+    embedded = EmbeddedAws()
+    tables = local_table_names("bench")
+    point_at_storage(embedded.start(), tables)
+    try:
+        create_missing_tables(tables)
+        ensure_kms_key("gatekey-bench")
+        tenant = bootstrap_demo_tenant()
+        admin = Caller(tenant.admin_key_id, tenant.org.org_id, tenant.admin.user_id, "main", full_permissions())
+        yield BenchStore(tenant, admin)
+    finally:
+        embedded.stop()

@@ -107,6 +107,8 @@ def test_ip_outside_the_allowlist_is_denied(authorizer: Any, lifecycle: KeyLifec
     assert isinstance(result, dict)
     assert allowed_resources(result) == []
     assert {s["Effect"] for s in result["policyDocument"]["Statement"]} == {"Deny"}
+    # The denial still names key and org, so the access log attributes this 403 to the org.
+    assert (result["context"]["keyId"], result["context"]["orgId"]) == (key.key_id, admin.org_id)
     lifecycle.update(admin, key.key_id, KeyChanges(ip_allowlist=()))
     allowed_resources(invoke(authorizer, authorizer_event(token.value, ip="203.0.113.9")))
 

@@ -123,4 +123,6 @@ class RequestLogReader:
             raise InvalidRequestError("until must not be before since", code="invalid_time_range")
         oldest_kept = self._clock() - self._retention
         clipped = replace(log_filter, since=max(since, oldest_kept) if since else oldest_kept)
+        if until is not None and until < oldest_kept:
+            return [], None  # the whole range is past retention
         return self._logs.list_for_org(org_id, clipped, limit, after)

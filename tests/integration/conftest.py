@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from gatekey.domain.directory import Organisation
 from gatekey.domain.ids import new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle
 from gatekey.domain.permissions import full_permissions
+from gatekey.storage import aws
 from gatekey.storage.directory_repository import DirectoryRepository
 from gatekey.storage.keys_repository import KeysRepository
 
@@ -22,6 +24,22 @@ def authorizer(storage_endpoint: str) -> Any:
     from gatekey.handlers import authorizer
 
     return authorizer
+
+
+@pytest.fixture
+def aws_calls(storage_endpoint: str) -> Iterator[list[str]]:
+    """The AWS operations this process sends, as `service:Operation`, seen on the real clients' event hooks."""
+    calls: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(f"{model.service_model.service_name}:{model.name}")
+
+    clients = (aws.dynamodb_client(), aws.dynamodb_resource().meta.client, aws.kms_client())
+    for client in clients:
+        client.meta.events.register("before-call", record)
+    yield calls
+    for client in clients:
+        client.meta.events.unregister("before-call", record)
 
 
 @pytest.fixture

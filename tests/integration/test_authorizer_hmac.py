@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,22 +14,6 @@ from gatekey.domain.permissions import Level
 from gatekey.domain.signing import new_nonce, sign_request
 from gatekey.storage import aws
 from tests.integration.authorizer_events import allowed_resources, authorizer_event, invoke
-
-
-@pytest.fixture
-def aws_calls(storage_endpoint: str) -> Iterator[list[str]]:
-    """DynamoDB and KMS operations this process sends, observed on the real clients' event hooks."""
-    calls: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        calls.append(f"{model.service_model.service_name}:{model.name}")
-
-    clients = (aws.dynamodb_client(), aws.kms_client())
-    for client in clients:
-        client.meta.events.register("before-call", record)
-    yield calls
-    for client in clients:
-        client.meta.events.unregister("before-call", record)
 
 
 def signed_event(

@@ -16,7 +16,8 @@ from gatekey.domain.errors import ConflictError, KeyLimitReachedError, NotFoundE
 from gatekey.domain.permissions import Level, render_permissions
 from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
-from gatekey.storage.items import from_typed, plain, to_typed
+from gatekey.storage.items import from_typed, to_typed
+from gatekey.storage.paging import query_page
 from gatekey.storage.tables import KEYS_TABLE, org_item_key
 
 _ORG_INDEX = KEYS_TABLE.indexes[0].name
@@ -272,24 +273,9 @@ class KeysRepository:
         condition = _filter_condition(key_filter, now)
         if condition is not None:
             query["FilterExpression"] = condition
-        wanted = limit + 1  # one more than asked says whether another page exists
-        keys: list[ApiKey] = []
-        start = after
-        with storage_errors():
-            while len(keys) < wanted:
-                page_args = dict(query)
-                if condition is None:
-                    page_args["Limit"] = wanted - len(keys)
-                if start:
-                    page_args["ExclusiveStartKey"] = start
-                page = self._table.query(**page_args)
-                keys.extend(key_from_item(plain(item)) for item in page["Items"])
-                start = page.get("LastEvaluatedKey")
-                if not start:
-                    break
-        if len(keys) > limit:
-            return keys[:limit], _position(keys[limit - 1])
-        return keys, None
+        items, more = query_page(self._table, query, limit, after)
+        keys = [key_from_item(item) for item in items]
+        return keys, _position(keys[-1]) if more else None
 
 
 def _position(key: ApiKey) -> dict[str, str]:

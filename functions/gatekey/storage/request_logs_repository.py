@@ -11,8 +11,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from gatekey.domain.clock import from_iso, to_iso
 from gatekey.domain.request_logs import LogEntry, LogFilter
 from gatekey.storage import aws
-from gatekey.storage.aws import storage_errors
-from gatekey.storage.items import plain
+from gatekey.storage.paging import query_page
 from gatekey.storage.tables import LOG_EXPIRY_ATTRIBUTE, REQUEST_LOGS_TABLE
 
 _BY_KEY_INDEX = REQUEST_LOGS_TABLE.indexes[0].name
@@ -98,23 +97,12 @@ class RequestLogsRepository:
                 combined = combined & condition
             query["FilterExpression"] = combined
         query["ScanIndexForward"] = False
-        wanted = limit + 1  # one more than asked says whether another page exists
-        entries: list[LogEntry] = []
-        start = after
-        with storage_errors():
-            while len(entries) < wanted:
-                page_args = dict(query, Limit=max(wanted - len(entries), 25) if conditions else wanted - len(entries))
-                if start:
-                    page_args["ExclusiveStartKey"] = start
-                page = self._table.query(**page_args)
-                entries.extend(entry_from_item(plain(item)) for item in page["Items"])
-                start = page.get("LastEvaluatedKey")
-                if not start:
-                    break
-        if len(entries) > limit:
-            last = entries[limit - 1]
-            position = {"org_id": last.org_id, "log_sort": log_sort(last.timestamp, last.request_id)}
-            if log_filter.key_id:
-                position["key_id"] = log_filter.key_id
-            return entries[:limit], position
-        return entries, None
+        items, more = query_page(self._table, query, limit, after)
+        entries = [entry_from_item(item) for item in items]
+        if not more:
+            return entries, None
+        last = entries[-1]
+        position = {"org_id": last.org_id, "log_sort": log_sort(last.timestamp, last.request_id)}
+        if log_filter.key_id:
+            position["key_id"] = log_filter.key_id  # the index's key, which DynamoDB wants back too
+        return entries, position

@@ -76,7 +76,7 @@ class RequestLogsRepository:
     ) -> tuple[list[LogEntry], dict[str, str] | None]:
         """Newest first; up to `limit` entries and the position to continue from (None at the end).
         The caller clips `log_filter.since` to the retention."""
-        lower = log_sort(log_filter.since, "") if log_filter.since else ""
+        lower = log_sort(log_filter.since, "") if log_filter.since else "0"  # "0" sorts before any time
         upper = to_iso(log_filter.until) + _AFTER_ANY_ID if log_filter.until else "~"
         if log_filter.key_id:
             query: dict[str, Any] = {

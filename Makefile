@@ -6,6 +6,7 @@ INSTALLED := $(VENV)/.installed
 LAMBDA_BUILD := build/lambda/.built
 PORT ?= 8080
 ADMIN_KEY_FILE ?= .gatekey/admin-key
+PARTNER_KEY_FILE ?= .gatekey/partner-key
 
 .PHONY: serve test lint build bench clean
 
@@ -17,7 +18,7 @@ $(INSTALLED): pyproject.toml
 
 ## serve: run Gatekey locally on its embedded store (http://127.0.0.1:$(PORT))
 serve: $(INSTALLED)
-	$(BIN)/gatekey serve --port $(PORT) --admin-key-file $(ADMIN_KEY_FILE)
+	$(BIN)/gatekey serve --port $(PORT) --admin-key-file $(ADMIN_KEY_FILE) --partner-key-file $(PARTNER_KEY_FILE)
 
 ## test: lint, type-check, then every test (unit, integration, e2e, infra)
 test: lint build

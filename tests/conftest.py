@@ -26,9 +26,10 @@ def storage_endpoint() -> Iterator[str]:
         EmbeddedAws,
         create_missing_tables,
         ensure_kms_key,
-        local_table_names,
         point_at_storage,
     )
+    from gatekey.storage.sealing import kms_alias
+    from gatekey.storage.tables import stage_table_names
 
     os.environ.update(STAGES["local"].as_environment())
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -36,9 +37,9 @@ def storage_endpoint() -> Iterator[str]:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     embedded = EmbeddedAws()
     endpoint = embedded.start()
-    table_names = local_table_names(TEST_STAGE)
+    table_names = stage_table_names(TEST_STAGE)
     point_at_storage(endpoint, table_names)
     create_missing_tables(table_names)
-    ensure_kms_key(f"gatekey-{TEST_STAGE}")
+    ensure_kms_key(kms_alias(TEST_STAGE))
     yield endpoint
     embedded.stop()

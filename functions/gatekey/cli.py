@@ -1,4 +1,4 @@
-"""The `gatekey` command: `gatekey serve` runs the whole product locally on embedded storage."""
+"""The `gatekey` command: `serve` runs the whole product locally; `bootstrap` founds a deployed stage's first org."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from gatekey.api_gateway import FUNCTIONS, LOG_INGEST, LambdaFunction
 
 LOCAL_STAGE = "local"
+DEMO_ORG_NAME = "Demo Store"
 
 
 def _load_handler(function: LambdaFunction) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -44,36 +45,39 @@ def _write_secret_file(path: str | None, token: str) -> None:
     if path:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(token + "\n")
-        target.chmod(0o600)
+        target.unlink(missing_ok=True)  # created afresh, so it is never readable by others, even for a moment
+        with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(token + "\n")
 
 
 def serve(arguments: argparse.Namespace) -> int:
     _configure_process(arguments.verbose, arguments.authorizer_cache_ttl)
-    from gatekey.local.bootstrap import bootstrap_demo_tenant
+    from gatekey.bootstrap import found_org
     from gatekey.local.embedded import (
         EmbeddedAws,
         create_missing_tables,
         ensure_kms_key,
-        local_table_names,
         point_at_storage,
     )
     from gatekey.local.events import ApiStage
     from gatekey.local.gateway import LocalGateway, LocalLambdaContext
     from gatekey.local.log_shipping import AccessLogShipper
+    from gatekey.storage.sealing import kms_alias
+    from gatekey.storage.tables import stage_table_names
 
     embedded = None if arguments.storage_endpoint else EmbeddedAws()
     endpoint = arguments.storage_endpoint or embedded.start()  # type: ignore[union-attr]
-    table_names = local_table_names(LOCAL_STAGE)
+    table_names = stage_table_names(LOCAL_STAGE)
     point_at_storage(endpoint, table_names)
     try:
         create_missing_tables(table_names)
-        ensure_kms_key(f"gatekey-{LOCAL_STAGE}")
-        tenant = bootstrap_demo_tenant()
+        ensure_kms_key(kms_alias(LOCAL_STAGE))
+        tenant = found_org(DEMO_ORG_NAME, "admin@demo-store.example", "Demo Store admin")
     except (BotoCoreError, ClientError) as error:
         print(f"gatekey: cannot reach the storage endpoint {endpoint}: {error}", file=sys.stderr)
         return 2
     _write_secret_file(arguments.admin_key_file, tenant.admin_token)
+    _write_secret_file(arguments.partner_key_file, tenant.partner_token)
 
     handlers = {function.name: _load_handler(function) for function in FUNCTIONS}
     api = ApiStage(stage=LOCAL_STAGE)  # what the gateway calls its API, so the log group names the same stage
@@ -84,9 +88,10 @@ def serve(arguments: argparse.Namespace) -> int:
     shipper.start()
     host, port = gateway.start(arguments.host, arguments.port)
     print(f"Gatekey is serving on http://{host}:{port} (storage: {endpoint})", flush=True)
-    print(f"  org:       {tenant.org.name} ({tenant.org.org_id})", flush=True)
-    print(f"  admin:     {tenant.admin.email} ({tenant.admin.user_id})", flush=True)
-    print(f"  admin key: {tenant.admin_token}", flush=True)
+    print(f"  org:         {tenant.org.name} ({tenant.org.org_id})", flush=True)
+    print(f"  admin:       {tenant.admin.email} ({tenant.admin.user_id})", flush=True)
+    print(f"  admin key:   {tenant.admin_token}", flush=True)
+    print(f"  partner key: {tenant.partner_token}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
 
     stopping = threading.Event()
@@ -105,6 +110,154 @@ def serve(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _founding_problem(org_name: str, admin_email: str, admin_name: str) -> str | None:
+    """What the management API would refuse in the org's name or the admin's email or name (same models), or None."""
+    from pydantic import ValidationError
+
+    from gatekey.api.models import CreateOrgIn, CreateUserIn
+
+    try:
+        CreateOrgIn(name=org_name)
+        CreateUserIn(email=admin_email, name=admin_name, role="admin")
+    except ValidationError as error:
+        problem = error.errors()[0]
+        option = "--org-name" if error.title == CreateOrgIn.__name__ else f"--admin-{problem['loc'][0]}"
+        return f"{option}: {problem['msg']}"
+    return None
+
+
+def _configure_stage(stage: str, region: str | None, storage_endpoint: str | None) -> dict[str, str]:
+    """The environment the CDK stack gives the stage's functions: settings, table names, the secrets key's alias."""
+    from gatekey.settings import STAGES
+    from gatekey.storage.sealing import KMS_KEY_ENV_VAR, kms_alias
+    from gatekey.storage.tables import stage_table_names
+
+    table_names = stage_table_names(stage)
+    os.environ.update(STAGES[stage].as_environment())
+    os.environ.update(table_names)
+    os.environ[KMS_KEY_ENV_VAR] = kms_alias(stage)
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "gatekey")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    if region:
+        os.environ["AWS_DEFAULT_REGION"] = region
+    if storage_endpoint:
+        # Imported only for an endpoint: against AWS itself the command needs nothing but boto3.
+        from gatekey.local.embedded import point_at_storage
+
+        point_at_storage(storage_endpoint, table_names)
+    return table_names
+
+
+def _storage_location(storage_endpoint: str | None) -> str:
+    if storage_endpoint:
+        return storage_endpoint
+    import boto3
+
+    return f"AWS region {boto3.session.Session().region_name or '(none configured: pass --region)'}"
+
+
+def _missing_tables(table_names: Sequence[str]) -> list[str]:
+    """Checked before writing anything, so a half-deployed stage does not end up with half an org."""
+    from gatekey.storage import aws
+
+    client = aws.dynamodb_client()
+    missing = []
+    for name in table_names:
+        try:
+            client.describe_table(TableName=name)
+        except client.exceptions.ResourceNotFoundException:
+            missing.append(name)
+    return missing
+
+
+def _deliver_token(path: str | None, token: str) -> str:
+    """Write the token to `path` (mode 600) and say where it went; without a file (or if writing fails), the token."""
+    if path is None:
+        return token
+    try:
+        _write_secret_file(path, token)
+    except OSError as error:
+        print(f"gatekey: cannot write {path} ({error.strerror}): the token is printed instead", file=sys.stderr)
+        return token
+    return f"written to {path}"
+
+
+def bootstrap(arguments: argparse.Namespace) -> int:
+    """Found a deployed stage's first org, admin and keys in its tables; exit 1 if it has them, 2 if unreachable."""
+    stage = arguments.stage
+    admin_name = arguments.admin_name or f"{arguments.org_name} admin"
+    problem = _founding_problem(arguments.org_name, arguments.admin_email, admin_name)
+    if problem:
+        print(f"gatekey: {problem}", file=sys.stderr)
+        return 2
+    table_names = _configure_stage(stage, arguments.region, arguments.storage_endpoint)
+    from gatekey.bootstrap import AlreadyBootstrappedError, bootstrap_stage
+    from gatekey.domain.errors import StorageUnavailableError
+
+    try:
+        missing = _missing_tables(list(table_names.values()))
+        if missing:
+            print(
+                f"gatekey: the {stage} stage is not deployed in {_storage_location(arguments.storage_endpoint)} "
+                f"(no table {', '.join(missing)}): run `npx aws-cdk@2 deploy -c stage={stage}` first",
+                file=sys.stderr,
+            )
+            return 2
+        founded = bootstrap_stage(arguments.org_name, arguments.admin_email, admin_name)
+    except AlreadyBootstrappedError:
+        print(
+            f"gatekey: the {stage} stage was bootstrapped already, nothing was created "
+            "(its partner key creates further orgs)",
+            file=sys.stderr,
+        )
+        return 1
+    except (BotoCoreError, ClientError, StorageUnavailableError) as error:
+        cause = error.__cause__ if isinstance(error, StorageUnavailableError) and error.__cause__ else error
+        print(
+            f"gatekey: cannot use the {stage} stage's storage in {_storage_location(arguments.storage_endpoint)}: "
+            + " ".join(str(cause).split()),
+            file=sys.stderr,
+        )
+        return 2
+    print(f"Bootstrapped the {stage} stage:")
+    print(f"  org:           {founded.org.name} ({founded.org.org_id})")
+    print(f"  admin:         {founded.admin.email} ({founded.admin.user_id})")
+    print(f"  admin key:     {founded.admin_key_id} (main)")
+    print(f"  admin token:   {_deliver_token(arguments.admin_key_file, founded.admin_token)}")
+    print(f"  partner key:   {founded.partner_key_id} (partner)")
+    print(f"  partner token: {_deliver_token(arguments.partner_key_file, founded.partner_token)}")
+    print("Gatekey keeps only the tokens' hashes: they cannot be shown again.")
+    return 0
+
+
+def _add_bootstrap_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from gatekey.settings import STAGES
+
+    parser = commands.add_parser(
+        "bootstrap",
+        help="create a deployed stage's first org, admin user, admin main key and partner key (once)",
+        description=(
+            "Create the first org of a deployed stage, with an admin user, an admin main key holding every "
+            "permission and a partner key, in the stage's tables (gatekey-<stage>-*), with the AWS credentials "
+            "of the environment. Tokens without a file are printed. Exits 1 if the stage was bootstrapped "
+            "already, 2 if its tables cannot be reached."
+        ),
+    )
+    parser.add_argument("--stage", required=True, choices=[name for name in STAGES if name != LOCAL_STAGE])
+    parser.add_argument("--org-name", required=True, help="the first org's name")
+    parser.add_argument("--admin-email", required=True, help="its admin user's email")
+    parser.add_argument("--admin-name", help="its admin user's name (default: '<org name> admin')")
+    parser.add_argument("--admin-key-file", help="write the admin main key's token to this file (mode 600)")
+    parser.add_argument(
+        "--partner-key-file", help="write the partner key's token (creates customer orgs) to this file (mode 600)"
+    )
+    parser.add_argument("--region", help="the stage's AWS region (default: boto3's, e.g. $AWS_DEFAULT_REGION)")
+    parser.add_argument(
+        "--storage-endpoint", help="use this DynamoDB/KMS endpoint (a moto or LocalStack server) instead of AWS"
+    )
+    parser.set_defaults(run=bootstrap)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gatekey", description="Gatekey: API keys for AWS API Gateway.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--port", type=int, default=8080)
     serve_parser.add_argument("--admin-key-file", help="write the admin main key's token to this file")
     serve_parser.add_argument(
+        "--partner-key-file", help="write the partner key's token (creates customer orgs) to this file"
+    )
+    serve_parser.add_argument(
         "--storage-endpoint", help="use this DynamoDB/KMS endpoint instead of starting an embedded one"
     )
     serve_parser.add_argument(
@@ -120,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_parser.add_argument("--verbose", action="store_true", help="show the functions' logs")
     serve_parser.set_defaults(run=serve)
+    _add_bootstrap_command(commands)
     from gatekey.client.sign_command import add_sign_command
 
     add_sign_command(commands)

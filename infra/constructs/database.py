@@ -7,6 +7,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from gatekey.settings import StageSettings
+from gatekey.storage.sealing import kms_alias
 from gatekey.storage.tables import ALL_TABLES, TableDefinition
 from infra.constructs.log_groups import removal_policy
 
@@ -17,10 +18,12 @@ class Database(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings) -> None:
         super().__init__(scope, construct_id)
         # Losing this key makes every stored ciphertext unreadable, so it follows the data's removal policy.
+        # Its alias, like the tables' names, is fixed per stage so `gatekey bootstrap` finds them by stage alone.
         self.secrets_key = kms.Key(
             self,
             "SecretsKey",
             description=f"Gatekey {settings.stage}: encrypts HMAC and recoverable API key secrets",
+            alias=kms_alias(settings.stage),
             enable_key_rotation=True,
             removal_policy=removal_policy(settings),
         )
@@ -35,6 +38,7 @@ class Database(Construct):
         table = dynamodb.Table(
             self,
             f"{definition.logical_name.title()}Table",
+            table_name=definition.physical_name(settings.stage),
             partition_key=_string_attribute(definition.partition_key),
             sort_key=_string_attribute(definition.sort_key) if definition.sort_key else None,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,

@@ -15,7 +15,7 @@ from gatekey.api_gateway import AUTHORIZER, FUNCTIONS, LOG_INGEST, MANAGEMENT_AP
 from gatekey.settings import StageSettings
 from gatekey.storage.tables import (
     ALL_TABLES,
-    DIRECTORY_TABLE,
+    CONNECTIONS_TABLE,
     KEYS_TABLE,
     NONCES_TABLE,
     REQUEST_LOGS_TABLE,
@@ -116,19 +116,21 @@ class Functions(Construct):
     def _grant(self, database: Database) -> None:
         authorizer = self.function(AUTHORIZER)
         keys_table = database.table(KEYS_TABLE)
-        keys_table.grant_read_data(authorizer)
-        # The authorizer records last_used_at on the key it just verified; it never creates or deletes keys.
+        # The authorizer reads the presented key by id and records its last_used_at; it never lists,
+        # creates or deletes keys.
         authorizer.add_to_role_policy(
-            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[keys_table.table_arn])
+            iam.PolicyStatement(actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[keys_table.table_arn])
         )
-        database.table(DIRECTORY_TABLE).grant_read_data(authorizer)
+        # Checking an X-Connection-Token is one strongly consistent GetItem by connection id, nothing more.
+        authorizer.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[database.table(CONNECTIONS_TABLE).table_arn])
+        )
         # Accepting a nonce is one conditional PutItem; the authorizer never reads or deletes nonces.
         authorizer.add_to_role_policy(
             iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[database.table(NONCES_TABLE).table_arn])
         )
         # Decrypting HMAC secrets only: the authorizer cannot seal (mint) a secret.
         database.secrets_key.grant(authorizer, "kms:Decrypt")
-        _acknowledge_index_grants(self.roles[AUTHORIZER.name], database, (KEYS_TABLE, DIRECTORY_TABLE))
 
         management_api = self.function(MANAGEMENT_API)
         api_tables = tuple(

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from gatekey.bootstrap import FoundedOrg
     from gatekey.domain.key_lifecycle import Caller
-    from gatekey.local.bootstrap import DemoTenant
 
 
 @dataclass(frozen=True)
 class BenchStore:
-    tenant: DemoTenant
+    tenant: FoundedOrg
     admin: Caller  # the tenant's admin key, as the authorizer would vouch for it
 
 
@@ -28,24 +28,25 @@ def bench_store() -> Iterator[BenchStore]:
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "gatekey")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Gatekey")
 
+    from gatekey.bootstrap import found_org
     from gatekey.domain.key_lifecycle import Caller
     from gatekey.domain.permissions import full_permissions
-    from gatekey.local.bootstrap import bootstrap_demo_tenant
     from gatekey.local.embedded import (
         EmbeddedAws,
         create_missing_tables,
         ensure_kms_key,
-        local_table_names,
         point_at_storage,
     )
+    from gatekey.storage.sealing import kms_alias
+    from gatekey.storage.tables import stage_table_names
 
     embedded = EmbeddedAws()
-    tables = local_table_names("bench")
+    tables = stage_table_names("bench")
     point_at_storage(embedded.start(), tables)
     try:
         create_missing_tables(tables)
-        ensure_kms_key("gatekey-bench")
-        tenant = bootstrap_demo_tenant()
+        ensure_kms_key(kms_alias("bench"))
+        tenant = found_org("Bench Store", "admin@bench.example", "Bench admin")
         admin = Caller(tenant.admin_key_id, tenant.org.org_id, tenant.admin.user_id, "main", full_permissions())
         yield BenchStore(tenant, admin)
     finally:

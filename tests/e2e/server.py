@@ -25,10 +25,18 @@ def free_port() -> int:
         return port
 
 
+def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    """The JSON body of a response that must have `status` (the body is the failure message otherwise)."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 @dataclass
 class RunningGatekey:
     url: str
     admin_token: str
+    partner_token: str
     process: subprocess.Popen[str]
 
     def client(self, token: str | None = None, **headers: str) -> httpx.Client:
@@ -53,15 +61,26 @@ def start_gatekey(tmp_path: Path, *extra: str) -> Iterator[RunningGatekey]:
     """A running `gatekey serve`, always stopped on the way out (killed if SIGTERM is not enough)."""
     port = free_port()
     key_file = tmp_path / "admin-key"
+    partner_key_file = tmp_path / "partner-key"
     process = subprocess.Popen(
-        [str(GATEKEY), "serve", "--port", str(port), "--admin-key-file", str(key_file), *extra],
+        [
+            str(GATEKEY),
+            "serve",
+            "--port",
+            str(port),
+            "--admin-key-file",
+            str(key_file),
+            "--partner-key-file",
+            str(partner_key_file),
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        yield _wait_until_healthy(process, f"http://127.0.0.1:{port}", key_file)
+        yield _wait_until_healthy(process, f"http://127.0.0.1:{port}", key_file, partner_key_file)
     finally:
         if process.poll() is None:
             process.terminate()
@@ -71,13 +90,15 @@ def start_gatekey(tmp_path: Path, *extra: str) -> Iterator[RunningGatekey]:
                 process.kill()
 
 
-def _wait_until_healthy(process: subprocess.Popen[str], url: str, key_file: Path) -> RunningGatekey:
+def _wait_until_healthy(
+    process: subprocess.Popen[str], url: str, key_file: Path, partner_key_file: Path
+) -> RunningGatekey:
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"gatekey serve exited early:\n{process.stdout.read() if process.stdout else ''}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200 and key_file.exists():
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200 and partner_key_file.exists():
                 break
         except httpx.TransportError:
             pass
@@ -85,4 +106,9 @@ def _wait_until_healthy(process: subprocess.Popen[str], url: str, key_file: Path
             process.kill()
             raise RuntimeError("gatekey serve did not become healthy within 60 s")
         time.sleep(0.1)
-    return RunningGatekey(url=url, admin_token=key_file.read_text().strip(), process=process)
+    return RunningGatekey(
+        url=url,
+        admin_token=key_file.read_text().strip(),
+        partner_token=partner_key_file.read_text().strip(),
+        process=process,
+    )

@@ -4,30 +4,16 @@ one store: two organisations, so isolation is checked on real tenants."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
-from gatekey.local.embedded import local_table_names
 from gatekey.settings import STAGES
-from gatekey.storage.tables import REQUEST_LOGS_TABLE
-from tests.e2e.server import RunningGatekey, start_gatekey
-
-
-@pytest.fixture(scope="module")
-def shop(storage_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGatekey]:
-    with start_gatekey(tmp_path_factory.mktemp("shop"), "--storage-endpoint", storage_endpoint) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def rival(storage_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGatekey]:
-    """Another organisation in the same tables (each `gatekey serve` bootstraps its own org)."""
-    with start_gatekey(tmp_path_factory.mktemp("rival"), "--storage-endpoint", storage_endpoint) as running:
-        yield running
+from gatekey.storage.tables import REQUEST_LOGS_TABLE, stage_table_names
+from tests.e2e.server import RunningGatekey
 
 
 def logs(gatekey: RunningGatekey, **query: Any) -> dict[str, Any]:
@@ -166,7 +152,7 @@ def test_entries_past_retention_are_not_read_even_before_ttl_deletes_them(
     shop: RunningGatekey, storage_endpoint: str, traffic: dict[str, Any]
 ) -> None:
     """An entry 31 days old, still in the table (DynamoDB's TTL deletes up to days late)."""
-    table_name = local_table_names("local")[REQUEST_LOGS_TABLE.env_var]
+    table_name = stage_table_names("local")[REQUEST_LOGS_TABLE.env_var]
     table = boto3.resource("dynamodb", endpoint_url=storage_endpoint).Table(table_name)  # the fixture's credentials
     sample = logs(shop, key_id=traffic["id"])["data"][0]
     stale = datetime.now(UTC) - timedelta(days=STAGES["local"].log_retention_days + 1)

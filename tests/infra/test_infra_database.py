@@ -8,7 +8,14 @@ import pytest
 from aws_cdk.assertions import Match
 from stack_synthesis import SynthesizedStage
 
-from gatekey.storage.tables import ALL_TABLES, TableDefinition
+from gatekey.storage.sealing import kms_alias
+from gatekey.storage.tables import (
+    ALL_TABLES,
+    CONNECTIONS_TABLE,
+    DIRECTORY_TABLE,
+    TableDefinition,
+    stage_table_names,
+)
 
 
 def key_schema(partition_key: str, sort_key: str | None) -> list[dict[str, str]]:
@@ -50,6 +57,36 @@ def test_every_table_of_all_tables_is_deployed_with_its_keys_indexes_ttl_and_on_
 
 def test_the_stack_has_no_table_outside_all_tables(dev: SynthesizedStage) -> None:
     dev.template.resource_count_is("AWS::DynamoDB::Table", len(ALL_TABLES))
+
+
+def test_tables_are_named_as_the_local_runtime_and_gatekey_bootstrap_name_them(every_stage: SynthesizedStage) -> None:
+    names = {
+        table["Properties"]["TableName"] for table in every_stage.resources_of_type("AWS::DynamoDB::Table").values()
+    }
+    assert names == set(stage_table_names(every_stage.stack.settings.stage).values())
+
+
+def index_names(stage: SynthesizedStage, definition: TableDefinition) -> list[str]:
+    (table,) = [
+        table
+        for table in stage.resources_of_type("AWS::DynamoDB::Table").values()
+        if table["Properties"]["TableName"] == definition.physical_name(stage.stack.settings.stage)
+    ]
+    return [index["IndexName"] for index in table["Properties"].get("GlobalSecondaryIndexes", [])]
+
+
+def test_connections_are_indexed_by_org_and_directory_orgs_by_partner(dev: SynthesizedStage) -> None:
+    assert index_names(dev, CONNECTIONS_TABLE) == ["by_org"]
+    assert index_names(dev, DIRECTORY_TABLE) == ["by_partner"]
+
+
+def test_secrets_key_is_reachable_through_the_stage_alias(every_stage: SynthesizedStage) -> None:
+    (key_id,) = every_stage.resources_of_type("AWS::KMS::Key")
+    every_stage.template.resource_count_is("AWS::KMS::Alias", 1)
+    every_stage.template.has_resource_properties(
+        "AWS::KMS::Alias",
+        {"AliasName": kms_alias(every_stage.stack.settings.stage), "TargetKeyId": {"Fn::GetAtt": [key_id, "Arn"]}},
+    )
 
 
 def test_secrets_key_rotates_automatically(every_stage: SynthesizedStage) -> None:

@@ -11,6 +11,7 @@ from gatekey.api_gateway import AUTHORIZER, FUNCTIONS, LOG_INGEST, MANAGEMENT_AP
 from gatekey.settings import STAGES
 from gatekey.storage.tables import (
     ALL_TABLES,
+    CONNECTIONS_TABLE,
     DIRECTORY_TABLE,
     IDEMPOTENCY_TABLE,
     KEYS_TABLE,
@@ -111,14 +112,11 @@ def test_no_function_role_carries_a_managed_policy(dev: SynthesizedStage) -> Non
         assert "ManagedPolicyArns" not in dev.resources[role_id]["Properties"]
 
 
-def test_authorizer_reads_keys_and_directory_updates_only_keys_and_only_decrypts(dev: SynthesizedStage) -> None:
+def test_authorizer_gets_and_updates_only_keys_and_only_decrypts(dev: SynthesizedStage) -> None:
     statements = policy_statements(dev, AUTHORIZER)
-    keys = actions_on(statements, table_logical_id(dev, KEYS_TABLE))
-    assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"} <= keys
-    assert keys & WRITE_ACTIONS == {"dynamodb:UpdateItem"}
-    directory = actions_on(statements, table_logical_id(dev, DIRECTORY_TABLE))
-    assert "dynamodb:GetItem" in directory
-    assert not directory & WRITE_ACTIONS
+    # A key by id, and its last_used_at: no listing (Query, Scan) and no index.
+    assert actions_on(statements, table_logical_id(dev, KEYS_TABLE)) == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert actions_on(statements, table_logical_id(dev, DIRECTORY_TABLE)) == set()
     assert actions_on(statements, table_logical_id(dev, IDEMPOTENCY_TABLE)) == set()
     (key_id,) = dev.resources_of_type("AWS::KMS::Key")
     assert actions_on(statements, key_id) == {"kms:Decrypt"}
@@ -127,6 +125,16 @@ def test_authorizer_reads_keys_and_directory_updates_only_keys_and_only_decrypts
 def test_authorizer_may_only_put_nonces(dev: SynthesizedStage) -> None:
     statements = policy_statements(dev, AUTHORIZER)
     assert actions_on(statements, table_logical_id(dev, NONCES_TABLE)) == {"dynamodb:PutItem"}
+
+
+def test_authorizer_may_only_get_a_connection_by_id(every_stage: SynthesizedStage) -> None:
+    statements = policy_statements(every_stage, AUTHORIZER)
+    connections_id = table_logical_id(every_stage, CONNECTIONS_TABLE)
+    assert actions_on(statements, connections_id) == {"dynamodb:GetItem"}
+    # The table itself, not its `by_org` index: listing an org's connections is the management API's job.
+    assert [statement["Resource"] for statement in statements if connections_id in str(statement["Resource"])] == [
+        {"Fn::GetAtt": [connections_id, "Arn"]}
+    ]
 
 
 def test_management_api_reads_and_writes_its_tables_and_encrypts_secrets(dev: SynthesizedStage) -> None:

@@ -102,7 +102,14 @@ def test_a_kms_failure_while_creating_is_unavailable_and_creates_nothing(
 
 
 def test_hmac_keys_are_refused_where_authorizer_results_are_cached(lifecycle: KeyLifecycle, admin: Caller) -> None:
-    cached = KeyLifecycle(lifecycle._keys, lifecycle._verifier, "gk_test", KmsSecretVault(), hmac_enabled=False)
+    cached = KeyLifecycle(
+        lifecycle._keys,
+        lifecycle._verifier,
+        "gk_test",
+        KmsSecretVault(),
+        directory=lifecycle._directory,
+        hmac_enabled=False,
+    )
     with pytest.raises(InvalidRequestError) as raised:
         cached.create(admin, NewKey(label="signer", auth_mode="hmac"))
     assert raised.value.code == "hmac_unavailable"

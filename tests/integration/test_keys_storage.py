@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from gatekey.domain.clock import utc_now
-from gatekey.domain.directory import Organisation
+from gatekey.domain.directory import Organisation, User
 from gatekey.domain.errors import ForbiddenError, InvalidRequestError, KeyLimitReachedError, NotFoundError
 from gatekey.domain.ids import new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
@@ -30,12 +30,21 @@ def test_created_key_is_stored_hashed_and_readable(
     assert token.secret not in stored.secret_hash
 
 
-def test_limit_holds_under_concurrent_creates(
+def test_limit_holds_under_concurrent_creates_counting_personal_keys(
     lifecycle: KeyLifecycle, directory: DirectoryRepository, admin: Caller, org: Organisation
 ) -> None:
+    member = User(new_id("usr"), org.org_id, "m@acme.example", "Member", "member", utc_now())
+    directory.create_user(member)
+
     def create(number: int) -> str:
+        # Every other request makes a personal key: they count against the same limit, in the same transaction.
+        request = (
+            NewKey(label=f"k{number}", type="personal", user_id=member.user_id)
+            if number % 2
+            else NewKey(label=f"k{number}")
+        )
         try:
-            lifecycle.create(admin, NewKey(label=f"k{number}"))
+            lifecycle.create(admin, request)
             return "created"
         except KeyLimitReachedError:
             return "limit"
@@ -44,8 +53,23 @@ def test_limit_holds_under_concurrent_creates(
         outcomes = list(pool.map(create, range(40)))
     assert outcomes.count("created") == 25
     assert outcomes.count("limit") == 15
-    page = lifecycle.list(admin, KeyFilter(), limit=200, after=None)
-    assert len(page.keys) == 25
+    keys = lifecycle.list(admin, KeyFilter(), limit=200, after=None).keys
+    assert len(keys) == 25
+    assert {key.type for key in keys} == {"main", "personal"}
+    with pytest.raises(KeyLimitReachedError):  # a personal key alone is refused too once the org is full
+        lifecycle.create(admin, NewKey(label="one more", type="personal", user_id=member.user_id))
+
+
+def test_a_key_for_a_user_being_deleted_is_refused(
+    lifecycle: KeyLifecycle, directory: DirectoryRepository, admin: Caller, org: Organisation
+) -> None:
+    """The user's deletion marks them first, so a key created meanwhile cannot outlive the cascade."""
+    member = User(new_id("usr"), org.org_id, "gone@acme.example", "Leaving", "member", utc_now())
+    directory.create_user(member)
+    directory.mark_user_deleted(member, utc_now())
+    with pytest.raises(NotFoundError):
+        lifecycle.create(admin, NewKey(label="late", type="personal", user_id=member.user_id))
+    assert lifecycle.list(admin, KeyFilter(user_id=member.user_id), limit=10, after=None).keys == []
 
 
 def test_revoking_frees_a_place_under_the_limit(lifecycle: KeyLifecycle, admin: Caller) -> None:
@@ -94,7 +118,14 @@ def test_status_filters(lifecycle: KeyLifecycle, admin: Caller, keys_repository:
     lifecycle.revoke(admin, revoked.key_id)
     expiring, _ = lifecycle.create(admin, NewKey(label="expired", expires_at=utc_now() + timedelta(seconds=1)))
     later = utc_now() + timedelta(seconds=5)
-    clocked = KeyLifecycle(keys_repository, lifecycle._verifier, "gk_test", KmsSecretVault(), clock=lambda: later)
+    clocked = KeyLifecycle(
+        keys_repository,
+        lifecycle._verifier,
+        "gk_test",
+        KmsSecretVault(),
+        directory=lifecycle._directory,
+        clock=lambda: later,
+    )
 
     def ids(status: str) -> set[str]:
         return {key.key_id for key in clocked.list(admin, KeyFilter(status=status), 50, None).keys}  # type: ignore[arg-type]

@@ -30,6 +30,8 @@ from gatekey.storage.tables import IDEMPOTENCY_TABLE
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 ProxyResponse = dict[str, Any]
+# Reply fields holding something shown only once: an API key's token, a connection token.
+SECRET_FIELDS = ("secret", "connection_token")
 
 
 class _RetryableFailure(Exception):
@@ -41,21 +43,25 @@ class _RetryableFailure(Exception):
 
 
 class SealedSecretSerializer(BaseIdempotencySerializer):
-    """Stores the reply with its `secret` field encrypted by KMS, bound to the idempotency scope."""
+    """Stores the reply with its secret fields encrypted by KMS, bound to the idempotency scope."""
 
     def __init__(self, scope: str) -> None:
         self._context = {"purpose": "idempotent-reply", "scope": scope}
 
     def to_dict(self, data: ProxyResponse) -> dict[str, Any]:
         body = json.loads(data["body"] or "null")
-        if isinstance(body, dict) and isinstance(body.get("secret"), str):
-            body["secret"] = {"sealed": seal(body["secret"], self._context)}
+        if isinstance(body, dict):
+            for field in SECRET_FIELDS:
+                if isinstance(body.get(field), str):
+                    body[field] = {"sealed": seal(body[field], self._context)}
         return {**data, "body": json.dumps(body)}
 
     def from_dict(self, data: dict[str, Any]) -> ProxyResponse:
         body = json.loads(data["body"])
-        if isinstance(body, dict) and isinstance(body.get("secret"), dict):
-            body["secret"] = unseal(body["secret"]["sealed"], self._context)
+        if isinstance(body, dict):
+            for field in SECRET_FIELDS:
+                if isinstance(body.get(field), dict):
+                    body[field] = unseal(body[field]["sealed"], self._context)
         return {**data, "body": json.dumps(body)}
 
 

@@ -12,7 +12,7 @@ from gatekey.api.pagination import decode_cursor, encode_cursor
 from gatekey.api.services import current_caller, key_lifecycle
 from gatekey.domain.api_keys import ApiKey
 from gatekey.domain.clock import utc_now
-from gatekey.domain.key_lifecycle import KeyChanges, NewKey
+from gatekey.domain.key_lifecycle import KeyChanges
 from gatekey.domain.permissions import parse_permissions
 from gatekey.storage.keys_repository import KeyFilter
 
@@ -20,24 +20,15 @@ router = Router()
 KeyId = Annotated[str, Path(description="The key's id, `key_…`")]
 
 
-def _with_secret(key: ApiKey, token: str) -> KeyWithSecretOut:
+def with_secret(key: ApiKey, token: str) -> KeyWithSecretOut:
     return KeyWithSecretOut(**KeyOut.of(key, utc_now()).model_dump(), secret=token)
 
 
 @router.post("/keys", summary="Create an API key", responses={201: {"description": "Created"}})
 def create_key(body: Annotated[CreateKeyIn, Body()]) -> tuple[KeyWithSecretOut, int]:
-    request = NewKey(
-        label=body.label,
-        type=body.type,
-        auth_mode=body.auth_mode,
-        permissions=body.parsed_permissions(),
-        expires_at=body.expires_at,
-        ip_allowlist=tuple(body.ip_allowlist),
-        recoverable=body.recoverable,
-        rotation=body.rotation.to_policy() if body.rotation else None,
-    )
+    request = body.to_new_key(type=body.type, user_id=body.user_id)
     key, token = key_lifecycle().create(current_caller(router), request)
-    return _with_secret(key, token.value), 201
+    return with_secret(key, token.value), 201
 
 
 @router.get("/keys", summary="List the organisation's API keys, newest first")
@@ -90,7 +81,7 @@ def revoke_key(key_id: KeyId) -> KeyOut:
 def rotate_key(key_id: KeyId, body: Annotated[RotateKeyIn | None, Body()] = None) -> KeyWithSecretOut:
     grace = body.grace_period_seconds if body else 0
     key, token = key_lifecycle().rotate(current_caller(router), key_id, grace)
-    return _with_secret(key, token.value)
+    return with_secret(key, token.value)
 
 
 @router.post(
@@ -100,4 +91,4 @@ def rotate_key(key_id: KeyId, body: Annotated[RotateKeyIn | None, Body()] = None
 )
 def reveal_key(key_id: KeyId) -> KeyWithSecretOut:
     key, token = key_lifecycle().reveal(current_caller(router), key_id)
-    return _with_secret(key, token)
+    return with_secret(key, token)

@@ -15,15 +15,18 @@ from pydantic import (
     field_validator,
 )
 
-from gatekey.domain.api_keys import ApiKey, RotationPolicy, normalize_cidrs
+from gatekey.domain.api_keys import ApiKey, KeyType, RotationPolicy, normalize_cidrs
 from gatekey.domain.clock import to_iso
+from gatekey.domain.connections import Connection
+from gatekey.domain.directory import Organisation, Role, User
+from gatekey.domain.key_lifecycle import NewKey
 from gatekey.domain.permissions import (
     InvalidPermissionsError,
-    Permissions,
     parse_permissions,
     render_permissions,
 )
 from gatekey.domain.request_logs import LogEntry
+from gatekey.domain.users import NewUser
 
 LevelName = Literal["read", "write"]
 Label = Annotated[StrictStr, Field(min_length=1, max_length=100)]
@@ -57,9 +60,10 @@ def _validated_cidrs(value: list[str] | None) -> list[str] | None:
     return normalize_cidrs(value) if value is not None else None
 
 
-class CreateKeyIn(RequestBody):
+class KeySettingsIn(RequestBody):
+    """What describes any new key: label, how it authenticates, what it may do, until when, from where."""
+
     label: Label
-    type: Literal["main"] = "main"
     auth_mode: Literal["bearer", "hmac"] = "bearer"
     permissions: dict[str, LevelName] = Field(default_factory=dict)
     expires_at: AwareDatetime | None = None
@@ -70,8 +74,25 @@ class CreateKeyIn(RequestBody):
     _check_permissions = field_validator("permissions")(_validated_permissions)
     _check_cidrs = field_validator("ip_allowlist")(_validated_cidrs)
 
-    def parsed_permissions(self) -> Permissions:
-        return parse_permissions(self.permissions)
+    def to_new_key(self, type: KeyType = "personal", user_id: str | None = None) -> NewKey:
+        return NewKey(
+            label=self.label,
+            type=type,
+            user_id=user_id,
+            auth_mode=self.auth_mode,
+            permissions=parse_permissions(self.permissions),
+            expires_at=self.expires_at,
+            ip_allowlist=tuple(self.ip_allowlist),
+            recoverable=self.recoverable,
+            rotation=self.rotation.to_policy() if self.rotation else None,
+        )
+
+
+class CreateKeyIn(KeySettingsIn):
+    type: Literal["main", "personal"] = "main"
+    user_id: Annotated[StrictStr, Field(max_length=64)] | None = Field(
+        default=None, description="personal keys: whose key; defaults to the caller's user (admins may name another)"
+    )
 
 
 class UpdateKeyIn(RequestBody):
@@ -193,17 +214,122 @@ class OrgOut(BaseModel):
     name: str
     key_limit: int
     created_at: str
+    partner_id: str | None = Field(default=None, description="The org of the partner that created this org, if any")
+
+    @classmethod
+    def of(cls, org: Organisation) -> OrgOut:
+        return cls(
+            id=org.org_id,
+            name=org.name,
+            key_limit=org.key_limit,
+            created_at=to_iso(org.created_at),
+            partner_id=org.partner_id,
+        )
+
+
+class OrgListOut(BaseModel):
+    data: list[OrgOut]
+    next_cursor: str | None
+
+
+class CreateOrgIn(RequestBody):
+    name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    key_limit: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
 
 
 class UserOut(BaseModel):
     id: str
+    org_id: str
     email: str
     name: str
-    role: str
+    role: Role
+    created_at: str
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.user_id,
+            org_id=user.org_id,
+            email=user.email,
+            name=user.name,
+            role=user.role,
+            created_at=to_iso(user.created_at),
+        )
+
+
+class UserListOut(BaseModel):
+    data: list[UserOut]
+    next_cursor: str | None
+
+
+class CreateUserIn(RequestBody):
+    email: Annotated[StrictStr, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    role: Role = "member"
+
+    def to_new_user(self) -> NewUser:
+        return NewUser(email=self.email, name=self.name, role=self.role)
+
+
+ConnectionField = Annotated[StrictStr, Field(min_length=1, max_length=100)]
+
+
+class CreateConnectionIn(RequestBody):
+    provider_slug: ConnectionField = Field(description="The integration this end-user connected, e.g. `hubspot`")
+    end_user_id: ConnectionField = Field(description="Your id for the end-user the connection is for")
+
+
+class CallerConnectionOut(BaseModel):
+    """The connection a request's `X-Connection-Token` opened."""
+
+    id: str
+    provider_slug: str
+    end_user_id: str
+    created_at: str
+
+    @classmethod
+    def of(cls, connection: Connection) -> CallerConnectionOut:
+        return cls(
+            id=connection.connection_id,
+            provider_slug=connection.provider_slug,
+            end_user_id=connection.end_user_id,
+            created_at=to_iso(connection.created_at),
+        )
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    org_id: str
+    provider_slug: str
+    end_user_id: str
+    created_at: str
+    created_by: str
+
+    @classmethod
+    def of(cls, connection: Connection) -> ConnectionOut:
+        return cls(
+            id=connection.connection_id,
+            org_id=connection.org_id,
+            provider_slug=connection.provider_slug,
+            end_user_id=connection.end_user_id,
+            created_at=to_iso(connection.created_at),
+            created_by=connection.created_by,
+        )
+
+
+class ConnectionWithTokenOut(ConnectionOut):
+    connection_token: str = Field(
+        description="Send it as `X-Connection-Token` with calls for this end-user. Shown only in this response."
+    )
+
+
+class ConnectionListOut(BaseModel):
+    data: list[ConnectionOut]
+    next_cursor: str | None
 
 
 class MeOut(BaseModel):
     key: KeyOut
     org: OrgOut
     user: UserOut | None
-    connection: dict[str, str] | None
+    connection: CallerConnectionOut | None

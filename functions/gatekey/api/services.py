@@ -9,17 +9,21 @@ from functools import lru_cache
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from gatekey.domain.connections import ConnectionService
 from gatekey.domain.errors import ForbiddenError
 from gatekey.domain.hashing import SecretVerifier, password_hasher
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle
+from gatekey.domain.partners import PartnerOrgs
 from gatekey.domain.permissions import Level
 from gatekey.domain.request_logs import RequestLogReader
+from gatekey.domain.users import UserAdministration
 from gatekey.settings import StageSettings
+from gatekey.storage.connections_repository import ConnectionsRepository
 from gatekey.storage.directory_repository import DirectoryRepository
 from gatekey.storage.keys_repository import KeysRepository
 from gatekey.storage.request_logs_repository import RequestLogsRepository
 from gatekey.storage.sealing import KmsSecretVault
-from gatekey.storage.tables import DIRECTORY_TABLE, KEYS_TABLE, REQUEST_LOGS_TABLE
+from gatekey.storage.tables import CONNECTIONS_TABLE, DIRECTORY_TABLE, KEYS_TABLE, REQUEST_LOGS_TABLE
 
 
 @lru_cache(maxsize=1)
@@ -45,8 +49,21 @@ def key_lifecycle() -> KeyLifecycle:
         SecretVerifier(password_hasher(stage)),
         stage.token_prefix,
         KmsSecretVault(),
+        directory=directory(),
         # A cached authorizer answer is keyed on the Authorization header, which signed requests lack.
         hmac_enabled=stage.authorizer_cache_ttl_seconds == 0,
+    )
+
+
+@lru_cache(maxsize=1)
+def user_administration() -> UserAdministration:
+    return UserAdministration(directory(), key_lifecycle())
+
+
+@lru_cache(maxsize=1)
+def partner_orgs() -> PartnerOrgs:
+    return PartnerOrgs(
+        directory(), user_administration(), key_lifecycle(), default_key_limit=settings().default_key_limit
     )
 
 
@@ -72,4 +89,14 @@ def current_caller(app: BaseRouter) -> Caller:
         user_id=context.get("userId") or None,
         key_type=context.get("keyType") or "main",
         permissions={resource: Level.parse(level) for resource, level in permissions.items()},
+        connection_id=context.get("connectionId") or None,
+    )
+
+
+@lru_cache(maxsize=1)
+def connection_service() -> ConnectionService:
+    return ConnectionService(
+        ConnectionsRepository(CONNECTIONS_TABLE.name()),
+        # A cached authorizer answer is keyed on Authorization and source IP, which leave X-Connection-Token out.
+        enabled=settings().authorizer_cache_ttl_seconds == 0,
     )

@@ -5,19 +5,22 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from gatekey.domain import signing
 from gatekey.domain.api_keys import ApiKey, SecretVault
 from gatekey.domain.clock import utc_now
+from gatekey.domain.connections import MalformedConnectionTokenError, connection_id_of
 from gatekey.domain.hashing import SecretVerifier
 from gatekey.domain.tokens import MalformedTokenError, is_key_id, parse_token
+from gatekey.storage.connections_repository import ConnectionsRepository
 from gatekey.storage.keys_repository import KeysRepository
 from gatekey.storage.nonces_repository import NoncesRepository
 
 # last_used_at is written at most this often per key, so the warm path stays one read.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+CONNECTION_TOKEN_HEADER = "X-Connection-Token"  # noqa: S105 - the header's name, not a token
 
 
 class Unauthenticated(Exception):
@@ -61,6 +64,7 @@ class PresentedRequest:
 class Authenticated:
     key: ApiKey
     content_sha256: str | None = None  # the body digest an HMAC signature covers
+    connection_id: str | None = None  # the connection whose token the request carried, checked
 
 
 class UnsealedSecrets:
@@ -101,6 +105,8 @@ class Authenticator:
         *,
         hmac_secrets: UnsealedSecrets,
         nonces: NoncesRepository,
+        connections: ConnectionsRepository,
+        accept_connection_tokens: bool = True,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._keys = keys
@@ -108,9 +114,43 @@ class Authenticator:
         self._token_prefix = token_prefix
         self._hmac_secrets = hmac_secrets
         self._nonces = nonces
+        self._connections = connections
+        self._accept_connection_tokens = accept_connection_tokens
         self._clock = clock
 
     def authenticate(self, request: PresentedRequest) -> Authenticated:
+        """The verified, admitted key, and the connection when the request names one (DESIGN §4).
+
+        A connection token's shape is checked before anything is read; its connection once the key is admitted.
+        """
+        connection_token = header(request.headers, CONNECTION_TOKEN_HEADER)
+        if connection_token is None:
+            return self._authenticate_key(request)
+        connection_id = self._claimed_connection_id(connection_token)
+        caller = self._authenticate_key(request)
+        return replace(caller, connection_id=self.verify_connection(connection_id, connection_token, caller.key))
+
+    def _claimed_connection_id(self, token: str) -> str:
+        if not self._accept_connection_tokens:
+            # A cached answer is keyed on the API key and IP only: it would carry this connection to other requests.
+            raise Unauthenticated("connection_token_while_authorizer_caches")
+        try:
+            return connection_id_of(token)
+        except MalformedConnectionTokenError as error:
+            raise Unauthenticated("malformed_connection_token") from error
+
+    def verify_connection(self, connection_id: str, token: str, key: ApiKey) -> str:
+        """`connection_id` if `token` is its token and it is a connection of the key's org: one read."""
+        connection = self._connections.get(connection_id)
+        if connection is None:
+            raise Unauthenticated("unknown_connection")
+        if connection.org_id != key.org_id:
+            raise Unauthenticated("connection_of_another_org")
+        if not connection.token_matches(token):
+            raise Unauthenticated("wrong_connection_token")
+        return connection.connection_id
+
+    def _authenticate_key(self, request: PresentedRequest) -> Authenticated:
         by_name = {name.lower(): value for name, value in (request.headers or {}).items()}
         signed = {name: by_name.get(name.lower()) for name in signing.SIGNING_HEADERS}
         authorization = by_name.get("authorization")

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Literal
 
 from gatekey.domain.api_keys import ApiKey, AuthMode, KeyType, RotationPolicy, SecretVault
 from gatekey.domain.clock import utc_now
-from gatekey.domain.errors import ConflictError, ForbiddenError, InvalidRequestError
+from gatekey.domain.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from gatekey.domain.hashing import SecretVerifier
-from gatekey.domain.permissions import Permissions, exceeding
+from gatekey.domain.permissions import DEFAULT_CATALOG, PARTNER_ONLY_CATALOG, Level, Permissions, exceeding, grants
 from gatekey.domain.tokens import Token, display_hint, new_token
+from gatekey.storage.directory_repository import DirectoryRepository
 from gatekey.storage.keys_repository import KeyFilter, KeysRepository
 
 MAX_GRACE_PERIOD = timedelta(days=7)
@@ -26,12 +28,36 @@ class Caller:
     user_id: str | None
     key_type: str
     permissions: Permissions
+    connection_id: str | None = None  # the connection the request's X-Connection-Token opened, if any
+
+
+# What a calling key may do beyond its permissions (DESIGN §6): an admin (an admin user's personal key, or a
+# main key holding keys:write) manages every key of the org; an integration (any other main key) sees the
+# org's personal keys; a member's personal key sees only its user's keys; a partner key only its orgs.
+Standing = Literal["admin", "integration", "member", "partner"]
+
+
+def standing_of(caller: Caller, directory: DirectoryRepository) -> Standing:
+    if caller.key_type == "partner":
+        return "partner"
+    if caller.key_type == "main":
+        return "admin" if grants(caller.permissions, "keys", Level.WRITE) else "integration"
+    user = directory.get_user(caller.org_id, caller.user_id) if caller.user_id else None
+    return "admin" if user is not None and user.role == "admin" else "member"
+
+
+def admin_required(action: str) -> ForbiddenError:
+    return ForbiddenError(
+        f"only admins may {action}: an admin's personal key, or a main key holding keys:write",
+        code="admin_required",
+    )
 
 
 @dataclass(frozen=True)
 class NewKey:
     label: str
     type: KeyType = "main"
+    user_id: str | None = None  # personal keys: whose key it is (defaults to the caller's user)
     auth_mode: AuthMode = "bearer"
     permissions: Permissions | None = None
     expires_at: datetime | None = None
@@ -67,10 +93,12 @@ class KeyLifecycle:
         token_prefix: str,
         vault: SecretVault,
         *,
+        directory: DirectoryRepository,
         hmac_enabled: bool = True,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._keys = keys
+        self._directory = directory
         self._verifier = verifier
         self._token_prefix = token_prefix
         self._vault = vault
@@ -78,9 +106,44 @@ class KeyLifecycle:
         self._clock = clock
 
     def create(self, caller: Caller, request: NewKey) -> tuple[ApiKey, Token]:
-        now = self._clock()
+        """A main or personal key in the caller's org, with at most the caller's permissions."""
+        standing = standing_of(caller, self._directory)
+        if standing == "partner":
+            raise ForbiddenError("a partner key mints keys only through /v1/orgs/{org_id}/users/{user_id}/keys")
+        if request.type == "partner":
+            raise InvalidRequestError("partner keys are created by `gatekey bootstrap`", code="invalid_type")
+        user_id = None
+        if request.type == "main":
+            if request.user_id is not None:
+                raise InvalidRequestError("user_id: main keys belong to the org, not to a user")
+            if standing != "admin":
+                raise admin_required("create main keys")
+        else:
+            user_id = request.user_id or caller.user_id
+            if user_id is None:
+                raise InvalidRequestError("user_id: a main key creating a personal key must name its user")
+            if user_id != caller.user_id:
+                # Whether the user exists is answered first: another org's user id is a 404 for everyone.
+                if self._directory.get_user(caller.org_id, user_id) is None:
+                    raise NotFoundError(f"no user '{user_id}' in this organisation")
+                if standing != "admin":
+                    raise admin_required("create keys for other users")
+        self._check_grantable(caller, request.permissions or {})
+        return self._mint(caller.org_id, replace(request, user_id=user_id), created_by=caller.user_id or caller.key_id)
+
+    def create_for_customer(self, org_id: str, user_id: str, request: NewKey, created_by: str) -> tuple[ApiKey, Token]:
+        """A personal key a partner mints for a user of an org it created (the partner checked that)."""
         permissions = request.permissions or {}
-        self._check_grantable(caller, permissions)
+        self._check_grantable_from(permissions, DEFAULT_CATALOG)
+        return self._mint(org_id, replace(request, type="personal", user_id=user_id), created_by=created_by)
+
+    def create_partner_key(self, org_id: str, label: str, created_by: str) -> tuple[ApiKey, Token]:
+        """The key a partner acts with: `orgs` and nothing else (only bootstrapping creates one)."""
+        request = NewKey(label=label, type="partner", permissions=dict(PARTNER_ONLY_CATALOG))
+        return self._mint(org_id, request, created_by=created_by)
+
+    def _mint(self, org_id: str, request: NewKey, created_by: str) -> tuple[ApiKey, Token]:
+        now = self._clock()
         self._check_future(request.expires_at, now)
         if request.auth_mode == "hmac" and not self._hmac_enabled:
             raise InvalidRequestError(
@@ -93,15 +156,15 @@ class KeyLifecycle:
         token = new_token(self._token_prefix)
         key = ApiKey(
             key_id=token.key_id,
-            org_id=caller.org_id,
+            org_id=org_id,
             type=request.type,
-            user_id=None,
+            user_id=request.user_id,
             label=request.label,
             hint=display_hint(token),
             auth_mode=request.auth_mode,
-            permissions=permissions,
+            permissions=request.permissions or {},
             created_at=now,
-            created_by=caller.user_id or caller.key_id,
+            created_by=created_by,
             secret_hash=self._verifier.hash(token.secret),
             expires_at=request.expires_at,
             ip_allowlist=list(request.ip_allowlist),
@@ -113,17 +176,65 @@ class KeyLifecycle:
         self._keys.create(key)
         return key, token
 
+    def own_key(self, caller: Caller) -> ApiKey:
+        """The calling key itself, whatever its type (for `/v1/me`)."""
+        return self._keys.get_in_org(caller.org_id, caller.key_id)
+
     def get(self, caller: Caller, key_id: str) -> ApiKey:
-        return self._keys.get_in_org(caller.org_id, key_id)
+        """A key the caller may see; any other, in this org or another, is indistinguishable from a missing one."""
+        key = self._keys.get_in_org(caller.org_id, key_id)
+        if not self._may_see(standing_of(caller, self._directory), caller, key):
+            raise NotFoundError(f"no key '{key_id}' in this organisation")
+        return key
 
     def list(self, caller: Caller, key_filter: KeyFilter, limit: int, after: dict[str, str] | None) -> Page:
-        keys, next_after = self._keys.list_for_org(caller.org_id, key_filter, self._clock(), limit, after)
+        """The keys the caller may see, narrowed by `key_filter`."""
+        narrowed = self._visible_part(standing_of(caller, self._directory), caller, key_filter)
+        if narrowed is None:
+            return Page(keys=[], after=None)
+        keys, next_after = self._keys.list_for_org(caller.org_id, narrowed, self._clock(), limit, after)
         return Page(keys=keys, after=next_after)
+
+    def delete_all(self, org_id: str, user_id: str | None = None) -> int:
+        """Revoke and delete every key of an org, or of one of its users; their tokens fail from the next request."""
+        now = self._clock()
+        deleted = 0
+        for key in self._keys.all_of_org(org_id, user_id):
+            if not key.revoked:
+                self._keys.revoke(key, now)
+            self._keys.delete(key)
+            deleted += 1
+        return deleted
+
+    @staticmethod
+    def _may_see(standing: Standing, caller: Caller, key: ApiKey) -> bool:
+        if standing == "admin":
+            return True
+        if standing == "integration":
+            return key.type == "personal"
+        if standing == "member":
+            return key.type == "personal" and key.user_id == caller.user_id
+        return False
+
+    @staticmethod
+    def _visible_part(standing: Standing, caller: Caller, key_filter: KeyFilter) -> KeyFilter | None:
+        """`key_filter` narrowed to what the caller may see, or None when that leaves nothing."""
+        if standing == "admin":
+            return key_filter
+        if standing == "partner" or key_filter.type not in (None, "personal"):
+            return None
+        if standing == "integration":
+            return replace(key_filter, type="personal")
+        if key_filter.user_id not in (None, caller.user_id):
+            return None
+        return replace(key_filter, type="personal", user_id=caller.user_id)
 
     def update(self, caller: Caller, key_id: str, changes: KeyChanges) -> ApiKey:
         key = self._active_key(caller, key_id)
         now = self._clock()
         if changes.permissions is not None:
+            if key.type == "partner":
+                raise ConflictError("a partner key's permissions cannot be changed", code="partner_key_fixed")
             self._check_grantable(caller, changes.permissions)
         if changes.expires_at is not None:
             self._check_future(changes.expires_at, now)
@@ -142,7 +253,7 @@ class KeyLifecycle:
         return updated
 
     def revoke(self, caller: Caller, key_id: str) -> ApiKey:
-        key = self._keys.get_in_org(caller.org_id, key_id)
+        key = self.get(caller, key_id)
         if not key.revoked:
             self._keys.revoke(key, self._clock())
         return replace(key, revoked=True)
@@ -181,15 +292,19 @@ class KeyLifecycle:
         return key, self._vault.unseal(key.sealed_secret, key.key_id, key.org_id)
 
     def _active_key(self, caller: Caller, key_id: str) -> ApiKey:
-        key = self._keys.get_in_org(caller.org_id, key_id)
+        key = self.get(caller, key_id)
         status = key.status(self._clock())
         if status != "active":
             raise ConflictError(f"key '{key_id}' is {status}", code=f"key_{status}")
         return key
 
+    @classmethod
+    def _check_grantable(cls, caller: Caller, permissions: Permissions) -> None:
+        cls._check_grantable_from(permissions, caller.permissions)
+
     @staticmethod
-    def _check_grantable(caller: Caller, permissions: Permissions) -> None:
-        too_much = exceeding(permissions, caller.permissions)
+    def _check_grantable_from(permissions: Permissions, held: Permissions) -> None:
+        too_much = exceeding(permissions, held)
         if too_much:
             levels = ", ".join(f"{r}:{permissions[r].label}" for r in too_much)
             raise ForbiddenError(

@@ -27,10 +27,11 @@ from gatekey.domain.permissions import Level, granted_routes, render_permissions
 from gatekey.domain.signing import decoded_query
 from gatekey.settings import StageSettings
 from gatekey.storage import aws
+from gatekey.storage.connections_repository import ConnectionsRepository
 from gatekey.storage.keys_repository import KeysRepository
 from gatekey.storage.nonces_repository import NoncesRepository
 from gatekey.storage.sealing import KmsSecretVault
-from gatekey.storage.tables import DIRECTORY_TABLE, KEYS_TABLE, NONCES_TABLE
+from gatekey.storage.tables import CONNECTIONS_TABLE, DIRECTORY_TABLE, KEYS_TABLE, NONCES_TABLE
 
 logger = Logger()
 metrics = Metrics()
@@ -42,6 +43,9 @@ authenticator = Authenticator(
     settings.token_prefix,
     hmac_secrets=UnsealedSecrets(KmsSecretVault()),
     nonces=NoncesRepository(NONCES_TABLE.name()),
+    connections=ConnectionsRepository(CONNECTIONS_TABLE.name()),
+    # API Gateway's cache key leaves X-Connection-Token out, so a cached answer could name another connection.
+    accept_connection_tokens=settings.authorizer_cache_ttl_seconds == 0,
 )
 
 
@@ -84,7 +88,7 @@ def authorizer_context(caller: Authenticated) -> dict[str, str]:
         "keyType": key.type,
         "authMode": key.auth_mode,
         "permissions": json.dumps(render_permissions(key.permissions), separators=(",", ":")),
-        "connectionId": "",
+        "connectionId": caller.connection_id or "",
     }
     if caller.content_sha256:
         context["contentSha256"] = caller.content_sha256

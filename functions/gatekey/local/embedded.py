@@ -55,10 +55,6 @@ class EmbeddedAws:
         self._thread.join(timeout=5)
 
 
-def local_table_names(stage: str) -> dict[str, str]:
-    return {table.env_var: f"gatekey-{stage}-{table.logical_name}" for table in ALL_TABLES}
-
-
 def point_at_storage(endpoint_url: str, table_names: Mapping[str, str]) -> None:
     """Configure this process the way a deployed function is configured, but against `endpoint_url`."""
     os.environ["AWS_ENDPOINT_URL"] = endpoint_url
@@ -85,10 +81,9 @@ def create_missing_tables(table_names: Mapping[str, str]) -> None:
             )
 
 
-def ensure_kms_key(alias: str) -> str:
-    """The id of the KMS key behind `alias`, created on first use; exported as the functions expect."""
+def ensure_kms_key(alias_name: str) -> str:
+    """The id of the KMS key behind `alias_name` (a `kms_alias`), created on first use; exported for the functions."""
     kms = aws.kms_client()
-    alias_name = f"alias/{alias}"
     try:
         key_id = kms.describe_key(KeyId=alias_name)["KeyMetadata"]["KeyId"]
     except ClientError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -16,9 +17,9 @@ from gatekey.domain.errors import ConflictError, KeyLimitReachedError, NotFoundE
 from gatekey.domain.permissions import Level, render_permissions
 from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
-from gatekey.storage.items import from_typed, to_typed
+from gatekey.storage.items import from_typed, plain, to_typed
 from gatekey.storage.paging import query_page
-from gatekey.storage.tables import KEYS_TABLE, org_item_key
+from gatekey.storage.tables import KEYS_TABLE, org_item_key, user_item_key
 
 _ORG_INDEX = KEYS_TABLE.indexes[0].name
 logger = logging.getLogger(__name__)
@@ -150,13 +151,17 @@ class KeysRepository:
         return key
 
     def create(self, key: ApiKey) -> None:
-        """Store a new key, atomically counting it against the org's limit of non-revoked keys."""
+        """Store a new key, atomically counting it against the org's limit of non-revoked keys.
+
+        The org must exist and not be being deleted; a personal key's user likewise, so a key cannot
+        outlive a deletion that raced its creation.
+        """
         count_it = {
             "Update": {
                 "TableName": self._directory_table,
                 "Key": to_typed(org_item_key(key.org_id)),
                 "UpdateExpression": "SET key_count = if_not_exists(key_count, :zero) + :one",
-                "ConditionExpression": "attribute_exists(pk) AND "
+                "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND "
                 "(attribute_not_exists(key_count) OR key_count < key_limit)",
                 "ExpressionAttributeValues": to_typed({":zero": 0, ":one": 1}),
             }
@@ -168,17 +173,44 @@ class KeysRepository:
                 "ConditionExpression": "attribute_not_exists(key_id)",
             }
         }
+        actions: list[dict[str, Any]] = [count_it, put_it]
+        if key.user_id:
+            actions.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self._directory_table,
+                        "Key": to_typed(user_item_key(key.org_id, key.user_id)),
+                        "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(deleted_at)",
+                    }
+                }
+            )
         try:
-            aws.dynamodb_client().transact_write_items(TransactItems=cast(Any, [count_it, put_it]))
+            aws.dynamodb_client().transact_write_items(TransactItems=cast(Any, actions))
         except ClientError as error:
-            reasons = error.response.get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                raise KeyLimitReachedError(
-                    "the organisation has reached its limit of active keys; revoke one first"
-                ) from error
+            failed = [
+                reason.get("Code") == "ConditionalCheckFailed"
+                for reason in error.response.get("CancellationReasons", [])
+            ]
+            if failed[2:3] == [True]:
+                raise NotFoundError(f"no user '{key.user_id}' in this organisation") from error
+            if failed[:1] == [True]:
+                raise self._org_refusal(key.org_id) from error
             raise StorageUnavailableError("storage is unavailable, try again") from error
         except BotoCoreError as error:
             raise StorageUnavailableError("storage is unavailable, try again") from error
+
+    def _org_refusal(self, org_id: str) -> Exception:
+        """Why the org refused a new key: it is gone (or going), or it holds as many keys as it may."""
+        with storage_errors():
+            org = (
+                aws.dynamodb_resource()
+                .Table(self._directory_table)
+                .get_item(Key=org_item_key(org_id), ConsistentRead=True)
+                .get("Item")
+            )
+        if not org or "deleted_at" in org:
+            return NotFoundError(f"no organisation '{org_id}'")
+        return KeyLimitReachedError("the organisation has reached its limit of active keys; revoke one first")
 
     def revoke(self, key: ApiKey, revoked_at: datetime) -> None:
         """Mark the key revoked and free its place under the org's limit, both or neither."""
@@ -248,6 +280,24 @@ class KeysRepository:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
+
+    def delete(self, key: ApiKey) -> None:
+        """Remove a revoked key for good (its user or org is being deleted); the next request is 401."""
+        with storage_errors():
+            self._table.delete_item(Key={"key_id": key.key_id}, ConditionExpression=Attr("org_id").eq(key.org_id))
+
+    def all_of_org(self, org_id: str, user_id: str | None = None) -> Iterator[ApiKey]:
+        """Every key of the org (of one user, if given), revoked ones included, for a deletion's cascade."""
+        query: dict[str, Any] = {"IndexName": _ORG_INDEX, "KeyConditionExpression": Key("org_id").eq(org_id)}
+        if user_id:
+            query["FilterExpression"] = Attr("user_id").eq(user_id)
+        with storage_errors():
+            while True:
+                page = self._table.query(**query)
+                yield from (key_from_item(plain(item)) for item in page["Items"])
+                if "LastEvaluatedKey" not in page:
+                    return
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def note_use(self, key_id: str, used_at: datetime) -> None:
         """Best effort: failing to note when a key was last used must not fail the request it made."""

@@ -11,6 +11,11 @@ from gatekey.storage.aws import storage_errors
 KMS_KEY_ENV_VAR = "GATEKEY_KMS_KEY_ID"
 
 
+def kms_alias(stage: str) -> str:
+    """The alias of a stage's secrets key (KMS accepts it wherever it takes a key id): CDK stack and local runtime."""
+    return f"alias/gatekey-{stage}"
+
+
 def seal(plaintext: str, context: dict[str, str]) -> str:
     response = aws.kms_client().encrypt(
         KeyId=os.environ[KMS_KEY_ENV_VAR], Plaintext=plaintext.encode(), EncryptionContext=context

@@ -28,6 +28,10 @@ class TableDefinition:
     def env_var(self) -> str:
         return f"GATEKEY_{self.logical_name.upper()}_TABLE"
 
+    def physical_name(self, stage: str) -> str:
+        """The table's name in a stage: the CDK stack, `gatekey serve` and `gatekey bootstrap` all use it."""
+        return f"gatekey-{stage}-{self.logical_name}"
+
     def name(self) -> str:
         """The deployed table's name, from the function's environment."""
         return os.environ[self.env_var]
@@ -69,8 +73,16 @@ KEYS_TABLE = TableDefinition(
     partition_key="key_id",
     indexes=(Index(name="by_org", partition_key="org_id", sort_key="created_sort"),),
 )
-# Organisations and their users: pk ORG#<org id>; sk ORG for the org itself, USER#<user id> for users.
-DIRECTORY_TABLE = TableDefinition(logical_name="directory", partition_key="pk", sort_key="sk")
+# Organisations and their users: pk ORG#<org id>; sk ORG for the org itself, USER#<user id> for users,
+# EMAIL#<lower-case email> to keep emails unique within an org. `by_partner` lists the orgs a partner
+# created (only those items carry `partner_id`, so the index holds nothing else).
+DIRECTORY_TABLE = TableDefinition(
+    logical_name="directory",
+    partition_key="pk",
+    sort_key="sk",
+    indexes=(Index(name="by_partner", partition_key="partner_id", sort_key="created_sort"),),
+)
+USER_SORT_PREFIX = "USER#"
 
 
 def org_item_key(org_id: str) -> dict[str, str]:
@@ -78,7 +90,15 @@ def org_item_key(org_id: str) -> dict[str, str]:
 
 
 def user_item_key(org_id: str, user_id: str) -> dict[str, str]:
-    return {"pk": f"ORG#{org_id}", "sk": f"USER#{user_id}"}
+    return {"pk": f"ORG#{org_id}", "sk": f"{USER_SORT_PREFIX}{user_id}"}
+
+
+def user_email_item_key(org_id: str, email: str) -> dict[str, str]:
+    return {"pk": f"ORG#{org_id}", "sk": f"EMAIL#{email.lower()}"}
+
+
+# The marker `gatekey bootstrap` writes once per stage, so a second run cannot create a second first org.
+BOOTSTRAP_ITEM_KEY = {"pk": "BOOTSTRAP", "sk": "BOOTSTRAP"}
 
 
 # Powertools idempotency records (attribute names are Powertools' defaults).
@@ -105,10 +125,24 @@ REQUEST_LOGS_TABLE = TableDefinition(
     ttl_attribute=LOG_EXPIRY_ATTRIBUTE,
 )
 
+# Connections (DESIGN §1, Panora): one item per connection, read by id when a request carries its token;
+# `by_org` lists an org's connections newest first (`created_sort` = `<created ISO>#<connection id>`).
+CONNECTIONS_TABLE = TableDefinition(
+    logical_name="connections",
+    partition_key="connection_id",
+    indexes=(Index(name="by_org", partition_key="org_id", sort_key="created_sort"),),
+)
+
 ALL_TABLES: tuple[TableDefinition, ...] = (
     KEYS_TABLE,
     DIRECTORY_TABLE,
     IDEMPOTENCY_TABLE,
     NONCES_TABLE,
     REQUEST_LOGS_TABLE,
+    CONNECTIONS_TABLE,
 )
+
+
+def stage_table_names(stage: str) -> dict[str, str]:
+    """Environment variable → table name for every table of a stage, as the functions are configured."""
+    return {table.env_var: table.physical_name(stage) for table in ALL_TABLES}

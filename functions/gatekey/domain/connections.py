@@ -1,0 +1,138 @@
+"""Connections (DESIGN §1, Panora): which of an org's end-users a call is for, the token saying so, and their rules."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from gatekey.domain.clock import utc_now
+from gatekey.domain.errors import InvalidRequestError, NotFoundError
+from gatekey.domain.ids import new_id
+from gatekey.domain.tokens import BASE62_ALPHABET, random_base62
+
+if TYPE_CHECKING:
+    from gatekey.domain.key_lifecycle import Caller
+    from gatekey.storage.connections_repository import ConnectionsRepository
+
+CONNECTION_ID_PREFIX = "conn_"
+TOKEN_PREFIX = "ctok_"  # noqa: S105 - the format's prefix, not a token
+ID_LENGTH = 22
+SECRET_LENGTH = 32
+TOKEN_LENGTH = len(TOKEN_PREFIX) + ID_LENGTH + SECRET_LENGTH
+_BASE62_SET = frozenset(BASE62_ALPHABET)
+
+
+class MalformedConnectionTokenError(ValueError):
+    """The string is not shaped like a connection token (refused before any storage read)."""
+
+
+def new_connection_token(connection_id: str) -> str:
+    """`ctok_` + the connection id's 22 characters + 32 random ones: hand it out once, never to a log."""
+    return TOKEN_PREFIX + connection_id.removeprefix(CONNECTION_ID_PREFIX) + random_base62(SECRET_LENGTH)
+
+
+def connection_id_of(token: str) -> str:
+    """The id of the connection a token claims to be for; raises MalformedConnectionTokenError."""
+    body = token.removeprefix(TOKEN_PREFIX)
+    if not token.startswith(TOKEN_PREFIX) or len(token) != TOKEN_LENGTH or not _BASE62_SET.issuperset(body):
+        raise MalformedConnectionTokenError("connection token has the wrong prefix, length or alphabet")
+    return CONNECTION_ID_PREFIX + body[:ID_LENGTH]
+
+
+def is_connection_id(text: str) -> bool:
+    body = text.removeprefix(CONNECTION_ID_PREFIX)
+    return text.startswith(CONNECTION_ID_PREFIX) and len(body) == ID_LENGTH and _BASE62_SET.issuperset(body)
+
+
+def token_sha256(token: str) -> str:
+    """What is stored of a token. ~190 random bits need no slow hash, and the authorizer stays fast."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Connection:
+    connection_id: str
+    org_id: str
+    provider_slug: str
+    end_user_id: str
+    created_at: datetime
+    created_by: str
+    token_sha256: str
+
+    def token_matches(self, token: str) -> bool:
+        return hmac.compare_digest(self.token_sha256, token_sha256(token))
+
+
+@dataclass(frozen=True)
+class ConnectionPage:
+    connections: list[Connection]
+    after: dict[str, str] | None
+
+
+class ConnectionService:
+    """Create, list, read and delete an org's connections; the authorizer checks their tokens itself."""
+
+    def __init__(
+        self,
+        connections: ConnectionsRepository,
+        *,
+        enabled: bool = True,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._connections = connections
+        self._enabled = enabled
+        self._clock = clock
+
+    def create(self, caller: Caller, provider_slug: str, end_user_id: str) -> tuple[Connection, str]:
+        """A new connection and its token, which exists nowhere else once this returns."""
+        if not self._enabled:
+            raise InvalidRequestError(
+                "this deployment caches authorizer results by API key and IP, not by X-Connection-Token, so a "
+                "cached answer could name another connection; turn authorizer caching off to use connections",
+                code="connections_unavailable",
+            )
+        connection_id = new_id("conn")
+        token = new_connection_token(connection_id)
+        connection = Connection(
+            connection_id=connection_id,
+            org_id=caller.org_id,
+            provider_slug=provider_slug,
+            end_user_id=end_user_id,
+            created_at=self._clock(),
+            created_by=caller.user_id or caller.key_id,
+            token_sha256=token_sha256(token),
+        )
+        self._connections.create(connection)
+        return connection, token
+
+    def list(self, caller: Caller, limit: int, after: dict[str, str] | None) -> ConnectionPage:
+        connections, next_after = self._connections.list_for_org(caller.org_id, limit, after)
+        return ConnectionPage(connections=connections, after=next_after)
+
+    def get(self, caller: Caller, connection_id: str) -> Connection:
+        _check_shape(connection_id)
+        return self._connections.get_in_org(caller.org_id, connection_id)
+
+    def delete(self, caller: Caller, connection_id: str) -> Connection:
+        """Delete at once: the authorizer's next (strongly consistent) read no longer finds the token."""
+        _check_shape(connection_id)
+        return self._connections.delete_in_org(caller.org_id, connection_id)
+
+    def of_caller(self, caller: Caller) -> Connection | None:
+        """The connection the caller's request was made for, if any (and if it was not deleted meanwhile)."""
+        if caller.connection_id is None:
+            return None
+        try:
+            return self.get(caller, caller.connection_id)
+        except NotFoundError:
+            return None
+
+
+def _check_shape(connection_id: str) -> None:
+    """Anything not shaped like an id is missing, unread; and not echoed, in case a token was pasted there."""
+    if not is_connection_id(connection_id):
+        raise NotFoundError("no such connection in this organisation")

@@ -80,3 +80,19 @@ def test_server_keeps_serving_after_bad_input(gatekey: RunningGatekey) -> None:
             admin.post("/v1/keys", content=b"\xff\xfe not json")
         assert admin.get("/v1/me").status_code == 200
     assert gatekey.process.poll() is None
+
+
+@pytest.mark.parametrize("route", ["/v1/keys/{id}", "/v1/users/{id}", "/v1/connections/{id}"])
+@pytest.mark.parametrize(
+    "bad_id",
+    ["x" * 3000, "key_short", "gk_test_7QqK3mZ1xR8vT2wY5nB0cDLh4Jf6Gs9Pk2Ve8Nt1Ua3Rc5Xy7Wb0Zq3wsiVa"],
+    ids=["huge", "short", "a-token-pasted-as-id"],
+)
+def test_an_id_of_the_wrong_shape_is_404_and_never_echoed(gatekey: RunningGatekey, route: str, bad_id: str) -> None:
+    """Not a storage error (a huge DynamoDB key is invalid), and a token pasted into a path is not repeated."""
+    with gatekey.admin() as admin:
+        read = admin.get(route.format(id=bad_id))
+        deleted = admin.delete(route.format(id=bad_id))
+    for response in (read, deleted):
+        assert response.status_code == 404
+        assert bad_id not in response.text and bad_id[:30] not in response.text

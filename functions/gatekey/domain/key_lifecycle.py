@@ -11,6 +11,7 @@ from gatekey.domain.api_keys import ApiKey, AuthMode, KeyType, RotationPolicy, S
 from gatekey.domain.clock import utc_now
 from gatekey.domain.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from gatekey.domain.hashing import SecretVerifier
+from gatekey.domain.ids import mention
 from gatekey.domain.permissions import DEFAULT_CATALOG, PARTNER_ONLY_CATALOG, Level, Permissions, exceeding, grants
 from gatekey.domain.tokens import Token, display_hint, new_token
 from gatekey.storage.directory_repository import DirectoryRepository
@@ -125,7 +126,7 @@ class KeyLifecycle:
             if user_id != caller.user_id:
                 # Whether the user exists is answered first: another org's user id is a 404 for everyone.
                 if self._directory.get_user(caller.org_id, user_id) is None:
-                    raise NotFoundError(f"no user '{user_id}' in this organisation")
+                    raise NotFoundError(f"no {mention('user', user_id, 'usr')} in this organisation")
                 if standing != "admin":
                     raise admin_required("create keys for other users")
         self._check_grantable(caller, request.permissions or {})

@@ -13,7 +13,7 @@ from gatekey.domain.api_keys import ApiKey
 from gatekey.domain.clock import utc_now
 from gatekey.domain.directory import Organisation, User
 from gatekey.domain.errors import ForbiddenError, NotFoundError
-from gatekey.domain.ids import new_id
+from gatekey.domain.ids import mention, new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
 from gatekey.domain.tokens import Token
 from gatekey.domain.users import NewUser, UserAdministration
@@ -62,8 +62,8 @@ class PartnerOrgs:
         org = self._customer_org(partner, org_id, including_deleted=True)
         self._directory.mark_org_deleted(org.org_id, self._clock())  # no new keys or users from now on
         self._keys.delete_all(org.org_id)
-        for user in self._directory.all_users(org.org_id):
-            self._users.delete_with_keys(user)
+        for user in self._directory.all_users(org.org_id):  # their keys went with the org's
+            self._directory.delete_user(user)
         self._directory.delete_org(org.org_id)
         return org
 
@@ -75,7 +75,7 @@ class PartnerOrgs:
         """A personal key for a user of a customer org; the partner may grant it anything of the catalog."""
         org = self._customer_org(partner, org_id)
         if self._directory.get_user(org.org_id, user_id) is None:
-            raise NotFoundError(f"no user '{user_id}' in organisation '{org_id}'")
+            raise NotFoundError(f"no {mention('user', user_id, 'usr')} in organisation '{org_id}'")
         return self._keys.create_for_customer(org.org_id, user_id, request, created_by=partner.key_id)
 
     def _customer_org(self, partner: Caller, org_id: str, *, including_deleted: bool = False) -> Organisation:
@@ -83,7 +83,7 @@ class PartnerOrgs:
         _check_partner(partner)
         org = self._directory.get_org(org_id, including_deleted=including_deleted)
         if org is None or org.partner_id != partner.org_id:
-            raise NotFoundError(f"no organisation '{org_id}'")
+            raise NotFoundError(f"no {mention('organisation', org_id, 'org')}")
         return org
 
 

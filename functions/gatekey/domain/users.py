@@ -9,7 +9,7 @@ from datetime import datetime
 from gatekey.domain.clock import utc_now
 from gatekey.domain.directory import Role, User
 from gatekey.domain.errors import ForbiddenError, NotFoundError
-from gatekey.domain.ids import new_id
+from gatekey.domain.ids import mention, new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, admin_required, standing_of
 from gatekey.storage.directory_repository import DirectoryRepository
 
@@ -60,7 +60,7 @@ class UserAdministration:
         self._check_not_partner(caller)
         user = self._directory.get_user(caller.org_id, user_id)
         if user is None:
-            raise NotFoundError(f"no user '{user_id}' in this organisation")
+            raise NotFoundError(f"no {mention('user', user_id, 'usr')} in this organisation")
         return user
 
     def delete(self, caller: Caller, user_id: str) -> User:
@@ -69,15 +69,12 @@ class UserAdministration:
         # A delete interrupted half-way left the user marked: finding it again lets a retry finish the job.
         user = self._directory.get_user(caller.org_id, user_id, including_deleted=True)
         if user is None:  # before the role check: another org's user id is a 404 for everyone
-            raise NotFoundError(f"no user '{user_id}' in this organisation")
+            raise NotFoundError(f"no {mention('user', user_id, 'usr')} in this organisation")
         self._check_may_manage(caller)
-        self.delete_with_keys(user)
-        return user
-
-    def delete_with_keys(self, user: User) -> None:
         self._directory.mark_user_deleted(user, self._clock())  # from now on no key can be created for them
         self._keys.delete_all(user.org_id, user_id=user.user_id)
         self._directory.delete_user(user)
+        return user
 
     def _check_may_manage(self, caller: Caller) -> None:
         standing = standing_of(caller, self._directory)

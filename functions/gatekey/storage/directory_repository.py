@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from gatekey.domain.clock import from_iso, to_iso
 from gatekey.domain.directory import Organisation, User
 from gatekey.domain.errors import ConflictError, NotFoundError
+from gatekey.domain.ids import is_id
 from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
 from gatekey.storage.items import plain, to_typed
@@ -89,6 +90,8 @@ class DirectoryRepository:
             )
 
     def get_org(self, org_id: str, *, including_deleted: bool = False) -> Organisation | None:
+        if not is_id(org_id, "org"):
+            return None
         with storage_errors():
             item = self._table.get_item(Key=org_item_key(org_id), ConsistentRead=True).get("Item")
         if not item or ("deleted_at" in item and not including_deleted):
@@ -203,6 +206,8 @@ class DirectoryRepository:
                 raise
 
     def get_user(self, org_id: str, user_id: str, *, including_deleted: bool = False) -> User | None:
+        if not is_id(user_id, "usr"):
+            return None
         with storage_errors():
             item = self._table.get_item(Key=user_item_key(org_id, user_id), ConsistentRead=True).get("Item")
         if not item or ("deleted_at" in item and not including_deleted):

@@ -14,7 +14,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from gatekey.domain.api_keys import ApiKey, KeyStatus, RotationPolicy
 from gatekey.domain.clock import from_iso, to_iso
 from gatekey.domain.errors import ConflictError, KeyLimitReachedError, NotFoundError, StorageUnavailableError
+from gatekey.domain.ids import mention
 from gatekey.domain.permissions import Level, render_permissions
+from gatekey.domain.tokens import is_key_id
 from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
 from gatekey.storage.items import from_typed, plain, to_typed
@@ -144,6 +146,8 @@ class KeysRepository:
 
     def get_in_org(self, org_id: str, key_id: str) -> ApiKey:
         """The key if it belongs to `org_id`; another tenant's key is indistinguishable from a missing one."""
+        if not is_key_id(key_id):
+            raise NotFoundError("no such key in this organisation")
         with storage_errors():
             key = self.get(key_id)
         if key is None or key.org_id != org_id:
@@ -192,7 +196,7 @@ class KeysRepository:
                 for reason in error.response.get("CancellationReasons", [])
             ]
             if failed[2:3] == [True]:
-                raise NotFoundError(f"no user '{key.user_id}' in this organisation") from error
+                raise NotFoundError(f"no {mention('user', key.user_id or '', 'usr')} in this organisation") from error
             if failed[:1] == [True]:
                 raise self._org_refusal(key.org_id) from error
             raise StorageUnavailableError("storage is unavailable, try again") from error

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from gatekey.domain.clock import utc_now
 from gatekey.domain.errors import InvalidRequestError, NotFoundError
-from gatekey.domain.ids import new_id
-from gatekey.domain.tokens import BASE62_ALPHABET, random_base62
+from gatekey.domain.ids import is_id, new_id
+from gatekey.domain.tokens import BASE62_ALPHABET, KEY_ID_LENGTH, random_base62
 
 if TYPE_CHECKING:
     from gatekey.domain.key_lifecycle import Caller
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 CONNECTION_ID_PREFIX = "conn_"
 TOKEN_PREFIX = "ctok_"  # noqa: S105 - the format's prefix, not a token
-ID_LENGTH = 22
+ID_LENGTH = KEY_ID_LENGTH  # the length of every id's random part (`new_id`)
 SECRET_LENGTH = 32
 TOKEN_LENGTH = len(TOKEN_PREFIX) + ID_LENGTH + SECRET_LENGTH
 _BASE62_SET = frozenset(BASE62_ALPHABET)
@@ -41,11 +41,6 @@ def connection_id_of(token: str) -> str:
     if not token.startswith(TOKEN_PREFIX) or len(token) != TOKEN_LENGTH or not _BASE62_SET.issuperset(body):
         raise MalformedConnectionTokenError("connection token has the wrong prefix, length or alphabet")
     return CONNECTION_ID_PREFIX + body[:ID_LENGTH]
-
-
-def is_connection_id(text: str) -> bool:
-    body = text.removeprefix(CONNECTION_ID_PREFIX)
-    return text.startswith(CONNECTION_ID_PREFIX) and len(body) == ID_LENGTH and _BASE62_SET.issuperset(body)
 
 
 def token_sha256(token: str) -> str:
@@ -134,5 +129,5 @@ class ConnectionService:
 
 def _check_shape(connection_id: str) -> None:
     """Anything not shaped like an id is missing, unread; and not echoed, in case a token was pasted there."""
-    if not is_connection_id(connection_id):
+    if not is_id(connection_id, "conn"):
         raise NotFoundError("no such connection in this organisation")

@@ -25,6 +25,7 @@ def storage_endpoint() -> Iterator[str]:
     from gatekey.local.embedded import (
         EmbeddedAws,
         create_missing_tables,
+        ensure_event_routing,
         ensure_kms_key,
         point_at_storage,
     )
@@ -41,5 +42,6 @@ def storage_endpoint() -> Iterator[str]:
     point_at_storage(endpoint, table_names)
     create_missing_tables(table_names)
     ensure_kms_key(kms_alias(TEST_STAGE))
+    ensure_event_routing("local")  # the bus the functions publish to (GATEKEY_EVENT_BUS_NAME of the local stage)
     yield endpoint
     embedded.stop()

@@ -23,7 +23,20 @@ STORE_DEMO = LambdaFunction("store_demo", "gatekey.handlers.store_demo.lambda_ha
 LOG_INGEST = LambdaFunction(
     "log_ingest", "gatekey.handlers.log_ingest.lambda_handler", "Gatekey access-log ingest (CloudWatch Logs)"
 )
-FUNCTIONS: tuple[LambdaFunction, ...] = (AUTHORIZER, MANAGEMENT_API, STORE_DEMO, LOG_INGEST)
+SCHEDULER = LambdaFunction(
+    "scheduler", "gatekey.handlers.scheduler.lambda_handler", "Gatekey scheduler: rotations, expiry notices, expiry"
+)
+WEBHOOK_DELIVERY = LambdaFunction(
+    "webhooks", "gatekey.handlers.webhooks.lambda_handler", "Gatekey webhook delivery (EventBridge)"
+)
+FUNCTIONS: tuple[LambdaFunction, ...] = (
+    AUTHORIZER,
+    MANAGEMENT_API,
+    STORE_DEMO,
+    LOG_INGEST,
+    SCHEDULER,
+    WEBHOOK_DELIVERY,
+)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,21 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gatekey.api_gateway import FUNCTIONS, LOG_INGEST, LambdaFunction
+if TYPE_CHECKING:
+    from gatekey.local.embedded import EventRouting
+
+from gatekey.api_gateway import FUNCTIONS, LOG_INGEST, SCHEDULER, WEBHOOK_DELIVERY, LambdaFunction
 
 LOCAL_STAGE = "local"
 DEMO_ORG_NAME = "Demo Store"
+
+
+def schedule_rule_name(stage: str) -> str:
+    return f"gatekey-{stage}-schedule"
 
 
 def _load_handler(function: LambdaFunction) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -53,25 +60,16 @@ def _write_secret_file(path: str | None, token: str) -> None:
 def serve(arguments: argparse.Namespace) -> int:
     _configure_process(arguments.verbose, arguments.authorizer_cache_ttl)
     from gatekey.bootstrap import found_org
-    from gatekey.local.embedded import (
-        EmbeddedAws,
-        create_missing_tables,
-        ensure_kms_key,
-        point_at_storage,
-    )
+    from gatekey.local.background import SchedulerTimer, WebhookDeliveryWorker
+    from gatekey.local.embedded import EmbeddedAws
     from gatekey.local.events import ApiStage
     from gatekey.local.gateway import LocalGateway, LocalLambdaContext
     from gatekey.local.log_shipping import AccessLogShipper
-    from gatekey.storage.sealing import kms_alias
-    from gatekey.storage.tables import stage_table_names
 
     embedded = None if arguments.storage_endpoint else EmbeddedAws()
     endpoint = arguments.storage_endpoint or embedded.start()  # type: ignore[union-attr]
-    table_names = stage_table_names(LOCAL_STAGE)
-    point_at_storage(endpoint, table_names)
     try:
-        create_missing_tables(table_names)
-        ensure_kms_key(kms_alias(LOCAL_STAGE))
+        routing = _prepare_local_storage(endpoint)
         tenant = found_org(DEMO_ORG_NAME, "admin@demo-store.example", "Demo Store admin")
     except (BotoCoreError, ClientError) as error:
         print(f"gatekey: cannot reach the storage endpoint {endpoint}: {error}", file=sys.stderr)
@@ -85,13 +83,26 @@ def serve(arguments: argparse.Namespace) -> int:
     gateway = LocalGateway(
         handlers, stage=api.stage, authorizer_cache_ttl=arguments.authorizer_cache_ttl, on_access_log=shipper
     )
+    deliveries = WebhookDeliveryWorker(
+        handlers[WEBHOOK_DELIVERY.name], lambda: LocalLambdaContext(WEBHOOK_DELIVERY.name, api), routing
+    )
+    schedule = SchedulerTimer(
+        handlers[SCHEDULER.name],
+        lambda: LocalLambdaContext(SCHEDULER.name, api),
+        api,
+        schedule_rule_name(LOCAL_STAGE),
+        arguments.schedule_interval,
+    )
     shipper.start()
+    deliveries.start()
+    schedule.start()
     host, port = gateway.start(arguments.host, arguments.port)
     print(f"Gatekey is serving on http://{host}:{port} (storage: {endpoint})", flush=True)
     print(f"  org:         {tenant.org.name} ({tenant.org.org_id})", flush=True)
     print(f"  admin:       {tenant.admin.email} ({tenant.admin.user_id})", flush=True)
     print(f"  admin key:   {tenant.admin_token}", flush=True)
     print(f"  partner key: {tenant.partner_token}", flush=True)
+    print(f"  scheduler:   every {arguments.schedule_interval:g} s; webhooks delivered in the background", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
 
     stopping = threading.Event()
@@ -103,10 +114,74 @@ def serve(arguments: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     stopping.wait()
     gateway.shutdown()
+    schedule.stop()
+    deliveries.stop()
     shipper.stop()
     if embedded:
         embedded.stop()
     print("Gatekey stopped.", flush=True)
+    return 0
+
+
+def _prepare_local_storage(endpoint: str) -> EventRouting:
+    """Point this process at the local stage's storage and create what is missing there: tables, the secrets
+    key, the event bus with its delivery queues (as the CDK stack creates them in AWS)."""
+    from gatekey.local.embedded import create_missing_tables, ensure_event_routing, ensure_kms_key, point_at_storage
+    from gatekey.storage.sealing import kms_alias
+    from gatekey.storage.tables import stage_table_names
+
+    table_names = stage_table_names(LOCAL_STAGE)
+    point_at_storage(endpoint, table_names)
+    create_missing_tables(table_names)
+    ensure_kms_key(kms_alias(LOCAL_STAGE))
+    return ensure_event_routing(LOCAL_STAGE)
+
+
+def run_scheduled(arguments: argparse.Namespace) -> int:
+    """One scheduler run as if the stage's schedule had fired at `--at`; exit 1 if some work failed, 2 if the
+    storage cannot be used."""
+    import uuid
+
+    from gatekey.domain.clock import from_iso
+    from gatekey.domain.errors import StorageUnavailableError
+    from gatekey.local.events import ApiStage, scheduled_event
+    from gatekey.local.gateway import LocalLambdaContext
+
+    try:
+        at = from_iso(arguments.at)
+    except ValueError:
+        print(f"gatekey: --at {arguments.at!r} is not an ISO 8601 time (e.g. 2027-01-31T09:00:00Z)", file=sys.stderr)
+        return 2
+    stage = arguments.stage
+    if stage == LOCAL_STAGE and not arguments.storage_endpoint:
+        print(
+            "gatekey: the local stage's storage is the one `gatekey serve` runs: pass --storage-endpoint "
+            "with the URL it printed",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        if stage == LOCAL_STAGE:
+            _configure_process(False, 0)
+            _prepare_local_storage(arguments.storage_endpoint)
+        else:
+            _configure_stage(stage, arguments.region, arguments.storage_endpoint)
+        from gatekey.handlers.scheduler import ScheduledWorkIncompleteError
+
+        handler = _load_handler(SCHEDULER)
+        api = ApiStage(stage=stage)
+        event = scheduled_event(api, schedule_rule_name(stage), at, str(uuid.uuid4()))
+        report = handler(event, LocalLambdaContext(SCHEDULER.name, api))
+    except ScheduledWorkIncompleteError as incomplete:
+        print(f"gatekey: the scheduled run at {event['time']} was incomplete: {incomplete}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError, StorageUnavailableError) as error:
+        print(f"gatekey: cannot use the {stage} stage's storage: " + " ".join(str(error).split()), file=sys.stderr)
+        return 2
+    print(
+        f"Scheduled run at {event['time']}: {report['rotated']} keys rotated, "
+        f"{report['expiry_notices']} expiry notices, {report['expired']} keys expired"
+    )
     return 0
 
 
@@ -258,7 +333,30 @@ def _add_bootstrap_command(commands: argparse._SubParsersAction[argparse.Argumen
     parser.set_defaults(run=bootstrap)
 
 
+def _add_run_scheduled_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from gatekey.settings import STAGES
+
+    parser = commands.add_parser(
+        "run-scheduled",
+        help="run the scheduler once, as if the stage's schedule fired at the given time",
+        description=(
+            "Rotate the keys whose rotation is due, send key.expiring notices and mark lapsed keys expired, "
+            "as of --at (any time: past runs can be replayed, future ones tried out). The events it publishes "
+            "are delivered to webhooks by the stage (locally: by the running `gatekey serve`)."
+        ),
+    )
+    parser.add_argument("--at", required=True, help="the run's time, ISO 8601 (e.g. 2027-01-31T09:00:00Z)")
+    parser.add_argument("--stage", default=LOCAL_STAGE, choices=list(STAGES), help="default: local")
+    parser.add_argument(
+        "--storage-endpoint", help="the DynamoDB/KMS/EventBridge endpoint (local: the URL `gatekey serve` printed)"
+    )
+    parser.add_argument("--region", help="a deployed stage's AWS region (default: boto3's)")
+    parser.set_defaults(run=run_scheduled)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from gatekey.settings import STAGES
+
     parser = argparse.ArgumentParser(prog="gatekey", description="Gatekey: API keys for AWS API Gateway.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run Gatekey locally on embedded DynamoDB and KMS")
@@ -274,9 +372,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--authorizer-cache-ttl", type=int, default=0, help="seconds API Gateway caches the authorizer's answer"
     )
+    serve_parser.add_argument(
+        "--schedule-interval",
+        type=float,
+        default=STAGES[LOCAL_STAGE].schedule_rate_minutes * 60,
+        help="seconds between scheduler runs (rotations due, expiry notices, expiry)",
+    )
     serve_parser.add_argument("--verbose", action="store_true", help="show the functions' logs")
     serve_parser.set_defaults(run=serve)
     _add_bootstrap_command(commands)
+    _add_run_scheduled_command(commands)
     from gatekey.client.sign_command import add_sign_command
 
     add_sign_command(commands)

@@ -6,6 +6,14 @@ import os
 from dataclasses import dataclass
 
 API_VERSION = "2026-11-01"
+EVENT_BUS_ENV_VAR = "GATEKEY_EVENT_BUS_NAME"
+
+
+def event_bus_name(stage: str) -> str:
+    """The stage's EventBridge bus for domain events: the CDK stack, `gatekey serve` and `run-scheduled` use it."""
+    return f"gatekey-{stage}"
+
+
 SUPPORTED_API_VERSIONS = frozenset({API_VERSION})
 
 
@@ -23,6 +31,12 @@ class StageSettings:
     retain_data_on_delete: bool = False
     schedule_rate_minutes: int = 15
     default_key_limit: int = 25
+    event_retention_days: int = 30
+    # How long a webhook receiver may take to answer one delivery before it counts as failed.
+    webhook_timeout_seconds: int = 10
+    # Locally, webhooks may be plain http on loopback (a receiver on the developer's machine); deployed
+    # stages deliver only over https to public addresses.
+    loopback_webhooks_allowed: bool = False
 
     def as_environment(self) -> dict[str, str]:
         return {
@@ -33,6 +47,7 @@ class StageSettings:
             "GATEKEY_ARGON2_PARALLELISM": str(self.argon2_parallelism),
             "GATEKEY_DEFAULT_KEY_LIMIT": str(self.default_key_limit),
             "GATEKEY_AUTHORIZER_CACHE_TTL": str(self.authorizer_cache_ttl_seconds),
+            EVENT_BUS_ENV_VAR: event_bus_name(self.stage),
         }
 
     @classmethod
@@ -53,12 +68,23 @@ class StageSettings:
             retain_data_on_delete=base.retain_data_on_delete,
             schedule_rate_minutes=base.schedule_rate_minutes,
             default_key_limit=int(env.get("GATEKEY_DEFAULT_KEY_LIMIT", base.default_key_limit)),
+            event_retention_days=base.event_retention_days,
+            webhook_timeout_seconds=base.webhook_timeout_seconds,
+            loopback_webhooks_allowed=base.loopback_webhooks_allowed,
         )
 
 
 # argon2id cost: prod follows OWASP's 64 MiB / t=3; dev and local trade strength for fast tests.
 STAGES: dict[str, StageSettings] = {
-    "local": StageSettings(stage="local", token_prefix="gk_test", argon2_time_cost=1, argon2_memory_cost_kib=8192),
+    "local": StageSettings(
+        stage="local",
+        token_prefix="gk_test",
+        argon2_time_cost=1,
+        argon2_memory_cost_kib=8192,
+        schedule_rate_minutes=1,
+        webhook_timeout_seconds=3,
+        loopback_webhooks_allowed=True,
+    ),
     "dev": StageSettings(stage="dev", token_prefix="gk_test", argon2_time_cost=2, argon2_memory_cost_kib=19456),
     "prod": StageSettings(
         stage="prod",

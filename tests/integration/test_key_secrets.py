@@ -108,6 +108,7 @@ def test_hmac_keys_are_refused_where_authorizer_results_are_cached(lifecycle: Ke
         "gk_test",
         KmsSecretVault(),
         directory=lifecycle._directory,
+        events=lifecycle._events,
         hmac_enabled=False,
     )
     with pytest.raises(InvalidRequestError) as raised:

@@ -124,6 +124,7 @@ def test_status_filters(lifecycle: KeyLifecycle, admin: Caller, keys_repository:
         "gk_test",
         KmsSecretVault(),
         directory=lifecycle._directory,
+        events=lifecycle._events,
         clock=lambda: later,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -19,14 +20,16 @@ from gatekey.domain.api_keys import ApiKey, KeyType, RotationPolicy, normalize_c
 from gatekey.domain.clock import to_iso
 from gatekey.domain.connections import Connection
 from gatekey.domain.directory import Organisation, Role, User
+from gatekey.domain.events import DomainEvent
 from gatekey.domain.key_lifecycle import NewKey
 from gatekey.domain.permissions import (
     InvalidPermissionsError,
     parse_permissions,
-    render_permissions,
 )
 from gatekey.domain.request_logs import LogEntry
 from gatekey.domain.users import NewUser
+from gatekey.domain.views import connection_view, key_view, user_view
+from gatekey.domain.webhooks import Webhook
 
 LevelName = Literal["read", "write"]
 Label = Annotated[StrictStr, Field(min_length=1, max_length=100)]
@@ -144,29 +147,8 @@ class KeyOut(BaseModel):
     rotated_at: str | None
 
     @classmethod
-    def of(cls, key: ApiKey, now: Any) -> KeyOut:
-        def iso(moment: Any) -> str | None:
-            return to_iso(moment) if moment else None
-
-        return cls(
-            id=key.key_id,
-            org_id=key.org_id,
-            type=key.type,
-            user_id=key.user_id,
-            label=key.label,
-            hint=key.hint,
-            auth_mode=key.auth_mode,
-            permissions=render_permissions(key.permissions),
-            status=key.status(now),
-            created_at=to_iso(key.created_at),
-            created_by=key.created_by,
-            last_used_at=iso(key.last_used_at),
-            expires_at=iso(key.expires_at),
-            ip_allowlist=key.ip_allowlist,
-            recoverable=key.recoverable,
-            rotation=RotationOut(**vars(key.rotation)) if key.rotation else None,
-            rotated_at=iso(key.rotated_at),
-        )
+    def of(cls, key: ApiKey, now: datetime) -> KeyOut:
+        return cls.model_validate(key_view(key, now))
 
 
 class KeyWithSecretOut(KeyOut):
@@ -247,14 +229,7 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(
-            id=user.user_id,
-            org_id=user.org_id,
-            email=user.email,
-            name=user.name,
-            role=user.role,
-            created_at=to_iso(user.created_at),
-        )
+        return cls.model_validate(user_view(user))
 
 
 class UserListOut(BaseModel):
@@ -307,14 +282,7 @@ class ConnectionOut(BaseModel):
 
     @classmethod
     def of(cls, connection: Connection) -> ConnectionOut:
-        return cls(
-            id=connection.connection_id,
-            org_id=connection.org_id,
-            provider_slug=connection.provider_slug,
-            end_user_id=connection.end_user_id,
-            created_at=to_iso(connection.created_at),
-            created_by=connection.created_by,
-        )
+        return cls.model_validate(connection_view(connection))
 
 
 class ConnectionWithTokenOut(ConnectionOut):
@@ -333,3 +301,60 @@ class MeOut(BaseModel):
     org: OrgOut
     user: UserOut | None
     connection: CallerConnectionOut | None
+
+
+class CreateWebhookIn(RequestBody):
+    url: Annotated[StrictStr, Field(min_length=1, max_length=2048, description="https URL the events are POSTed to")]
+    events: Annotated[list[StrictStr], Field(min_length=1, max_length=20)] = Field(
+        description='Event types to deliver, or `["*"]` for every type'
+    )
+
+
+class WebhookOut(BaseModel):
+    id: str
+    org_id: str
+    url: str
+    events: list[str]
+    created_at: str
+    created_by: str
+
+    @classmethod
+    def of(cls, webhook: Webhook) -> WebhookOut:
+        return cls(
+            id=webhook.webhook_id,
+            org_id=webhook.org_id,
+            url=webhook.url,
+            events=list(webhook.event_types),
+            created_at=to_iso(webhook.created_at),
+            created_by=webhook.created_by,
+        )
+
+
+class WebhookWithSecretOut(WebhookOut):
+    secret: str = Field(
+        description="Verifies `Gatekey-Signature` on every delivery (DESIGN §8). Shown only in this response."
+    )
+
+
+class WebhookListOut(BaseModel):
+    data: list[WebhookOut]
+    next_cursor: str | None
+
+
+class EventOut(BaseModel):
+    """The §8 envelope. Secret fields (connection.created's `connection_token`) reach webhooks only."""
+
+    id_event: str
+    type: str
+    created_at: str
+    org_id: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: DomainEvent) -> EventOut:
+        return cls.model_validate(event.envelope())
+
+
+class EventListOut(BaseModel):
+    data: list[EventOut]
+    next_cursor: str | None

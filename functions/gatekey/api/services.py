@@ -11,19 +11,32 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from gatekey.domain.connections import ConnectionService
 from gatekey.domain.errors import ForbiddenError
+from gatekey.domain.events import EventHistory, EventPublisher
 from gatekey.domain.hashing import SecretVerifier, password_hasher
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle
 from gatekey.domain.partners import PartnerOrgs
 from gatekey.domain.permissions import Level
 from gatekey.domain.request_logs import RequestLogReader
+from gatekey.domain.scheduled_work import ScheduledWork
 from gatekey.domain.users import UserAdministration
+from gatekey.domain.webhooks import WebhookRegistry
 from gatekey.settings import StageSettings
 from gatekey.storage.connections_repository import ConnectionsRepository
 from gatekey.storage.directory_repository import DirectoryRepository
+from gatekey.storage.event_bus import EventBridgeBus
+from gatekey.storage.events_repository import EventsRepository
 from gatekey.storage.keys_repository import KeysRepository
 from gatekey.storage.request_logs_repository import RequestLogsRepository
-from gatekey.storage.sealing import KmsSecretVault
-from gatekey.storage.tables import CONNECTIONS_TABLE, DIRECTORY_TABLE, KEYS_TABLE, REQUEST_LOGS_TABLE
+from gatekey.storage.sealing import KmsSealer, KmsSecretVault
+from gatekey.storage.tables import (
+    CONNECTIONS_TABLE,
+    DIRECTORY_TABLE,
+    EVENTS_TABLE,
+    KEYS_TABLE,
+    REQUEST_LOGS_TABLE,
+    WEBHOOKS_TABLE,
+)
+from gatekey.storage.webhooks_repository import WebhooksRepository
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +55,31 @@ def directory() -> DirectoryRepository:
 
 
 @lru_cache(maxsize=1)
+def event_publisher() -> EventPublisher:
+    retention = timedelta(days=settings().event_retention_days)
+    return EventPublisher(EventsRepository(EVENTS_TABLE.name()), EventBridgeBus(), KmsSealer(), retention)
+
+
+@lru_cache(maxsize=1)
+def event_history() -> EventHistory:
+    return EventHistory(EventsRepository(EVENTS_TABLE.name()), timedelta(days=settings().event_retention_days))
+
+
+@lru_cache(maxsize=1)
+def webhook_registry() -> WebhookRegistry:
+    return WebhookRegistry(
+        WebhooksRepository(WEBHOOKS_TABLE.name()),
+        KmsSealer(),
+        loopback_allowed=settings().loopback_webhooks_allowed,
+    )
+
+
+@lru_cache(maxsize=1)
+def scheduled_work() -> ScheduledWork:
+    return ScheduledWork(keys_repository(), key_lifecycle(), event_publisher())
+
+
+@lru_cache(maxsize=1)
 def key_lifecycle() -> KeyLifecycle:
     stage = settings()
     return KeyLifecycle(
@@ -50,6 +88,7 @@ def key_lifecycle() -> KeyLifecycle:
         stage.token_prefix,
         KmsSecretVault(),
         directory=directory(),
+        events=event_publisher(),
         # A cached authorizer answer is keyed on the Authorization header, which signed requests lack.
         hmac_enabled=stage.authorizer_cache_ttl_seconds == 0,
     )
@@ -57,13 +96,17 @@ def key_lifecycle() -> KeyLifecycle:
 
 @lru_cache(maxsize=1)
 def user_administration() -> UserAdministration:
-    return UserAdministration(directory(), key_lifecycle())
+    return UserAdministration(directory(), key_lifecycle(), events=event_publisher())
 
 
 @lru_cache(maxsize=1)
 def partner_orgs() -> PartnerOrgs:
     return PartnerOrgs(
-        directory(), user_administration(), key_lifecycle(), default_key_limit=settings().default_key_limit
+        directory(),
+        user_administration(),
+        key_lifecycle(),
+        webhook_registry(),
+        default_key_limit=settings().default_key_limit,
     )
 
 
@@ -97,6 +140,7 @@ def current_caller(app: BaseRouter) -> Caller:
 def connection_service() -> ConnectionService:
     return ConnectionService(
         ConnectionsRepository(CONNECTIONS_TABLE.name()),
+        events=event_publisher(),
         # A cached authorizer answer is keyed on Authorization and source IP, which leave X-Connection-Token out.
         enabled=settings().authorizer_cache_ttl_seconds == 0,
     )

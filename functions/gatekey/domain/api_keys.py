@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from gatekey.domain.permissions import Permissions
@@ -11,6 +11,8 @@ from gatekey.domain.permissions import Permissions
 KeyType = Literal["main", "personal", "partner"]
 AuthMode = Literal["bearer", "hmac"]
 KeyStatus = Literal["active", "revoked", "expired"]
+# key.expiring goes out this many days before a key expires (DESIGN §9), each once per expiry date.
+EXPIRY_NOTICE_DAYS = (7, 1)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ class ApiKey:
     previous_secret_hash: str | None = None
     previous_sealed_secret: str | None = None
     previous_secret_valid_until: datetime | None = None
+    # Days-ahead expiry notices already sent for the current `expires_at` (a new expiry date starts afresh).
+    expiry_notices_sent: tuple[int, ...] = ()
+    # The scheduler saw the key lapse and announced it (key.expired); it has no scheduled work left.
+    marked_expired: bool = False
 
     @property
     def keeps_sealed_secret(self) -> bool:
@@ -59,6 +65,36 @@ class ApiKey:
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "active"
+
+    @property
+    def rotation_due_at(self) -> datetime | None:
+        """When the rotation policy wants the next secret: its interval after the last rotation (or creation)."""
+        if self.rotation is None:
+            return None
+        return (self.rotated_at or self.created_at) + timedelta(days=self.rotation.interval_days)
+
+    def expiry_notices_due(self, now: datetime) -> list[int]:
+        """The days-ahead notices not yet sent whose moment has come (before the expiry itself)."""
+        if self.expires_at is None or self.expires_at <= now:
+            return []
+        return [
+            days
+            for days in EXPIRY_NOTICE_DAYS
+            if days not in self.expiry_notices_sent and self.expires_at - timedelta(days=days) <= now
+        ]
+
+    def next_scheduled_at(self) -> datetime | None:
+        """When the scheduler next has work on this key (a rotation, a notice, the expiry); None when never."""
+        if self.revoked or self.marked_expired:
+            return None
+        moments = [self.rotation_due_at] if self.rotation_due_at else []
+        if self.expires_at is not None:
+            expires_at = self.expires_at
+            moments += [
+                expires_at - timedelta(days=days) for days in EXPIRY_NOTICE_DAYS if days not in self.expiry_notices_sent
+            ]
+            moments.append(expires_at)
+        return min(moments, default=None)
 
     def in_grace_period(self, now: datetime) -> bool:
         """Whether the secret from before the last rotation still works."""

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 from gatekey.domain.clock import utc_now
 from gatekey.domain.errors import InvalidRequestError, NotFoundError
+from gatekey.domain.events import EventPublisher, new_event
 from gatekey.domain.ids import is_id, new_id
 from gatekey.domain.tokens import BASE62_ALPHABET, KEY_ID_LENGTH, random_base62
+from gatekey.domain.views import connection_view
 
 if TYPE_CHECKING:
     from gatekey.domain.key_lifecycle import Caller
@@ -75,10 +77,12 @@ class ConnectionService:
         self,
         connections: ConnectionsRepository,
         *,
+        events: EventPublisher,
         enabled: bool = True,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._connections = connections
+        self._events = events
         self._enabled = enabled
         self._clock = clock
 
@@ -102,6 +106,16 @@ class ConnectionService:
             token_sha256=token_sha256(token),
         )
         self._connections.create(connection)
+        # Panora's flow: the customer's webhook learns the token from connection.created (sealed until delivery).
+        self._events.announce(
+            new_event(
+                "connection.created",
+                connection.org_id,
+                connection_view(connection),
+                connection.created_at,
+                secrets={"connection_token": token},
+            )
+        )
         return connection, token
 
     def list(self, caller: Caller, limit: int, after: dict[str, str] | None) -> ConnectionPage:
@@ -115,7 +129,11 @@ class ConnectionService:
     def delete(self, caller: Caller, connection_id: str) -> Connection:
         """Delete at once: the authorizer's next (strongly consistent) read no longer finds the token."""
         _check_shape(connection_id)
-        return self._connections.delete_in_org(caller.org_id, connection_id)
+        connection = self._connections.delete_in_org(caller.org_id, connection_id)
+        self._events.announce(
+            new_event("connection.deleted", connection.org_id, connection_view(connection), self._clock())
+        )
+        return connection
 
     def of_caller(self, caller: Caller) -> Connection | None:
         """The connection the caller's request was made for, if any (and if it was not deleted meanwhile)."""

@@ -10,10 +10,12 @@ from typing import Literal
 from gatekey.domain.api_keys import ApiKey, AuthMode, KeyType, RotationPolicy, SecretVault
 from gatekey.domain.clock import utc_now
 from gatekey.domain.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
+from gatekey.domain.events import EventPublisher, EventType, new_event
 from gatekey.domain.hashing import SecretVerifier
 from gatekey.domain.ids import mention
 from gatekey.domain.permissions import DEFAULT_CATALOG, PARTNER_ONLY_CATALOG, Level, Permissions, exceeding, grants
 from gatekey.domain.tokens import Token, display_hint, new_token
+from gatekey.domain.views import key_view
 from gatekey.storage.directory_repository import DirectoryRepository
 from gatekey.storage.keys_repository import KeyFilter, KeysRepository
 
@@ -95,11 +97,13 @@ class KeyLifecycle:
         vault: SecretVault,
         *,
         directory: DirectoryRepository,
+        events: EventPublisher,
         hmac_enabled: bool = True,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._keys = keys
         self._directory = directory
+        self._events = events
         self._verifier = verifier
         self._token_prefix = token_prefix
         self._vault = vault
@@ -175,7 +179,12 @@ class KeyLifecycle:
         if key.keeps_sealed_secret:
             key.sealed_secret = self._vault.seal(token.value, key.key_id, key.org_id)
         self._keys.create(key)
+        self.announce("key.created", key, now)
         return key, token
+
+    def announce(self, event_type: EventType, key: ApiKey, now: datetime, **extra: object) -> None:
+        """Tell the org's webhooks what happened to a key (its public view: never its secret)."""
+        self._events.announce(new_event(event_type, key.org_id, {**key_view(key, now), **extra}, now))
 
     def own_key(self, caller: Caller) -> ApiKey:
         """The calling key itself, whatever its type (for `/v1/me`)."""
@@ -203,6 +212,7 @@ class KeyLifecycle:
         for key in self._keys.all_of_org(org_id, user_id):
             if not key.revoked:
                 self._keys.revoke(key, now)
+                self.announce("key.revoked", replace(key, revoked=True), now)
             self._keys.delete(key)
             deleted += 1
         return deleted
@@ -250,14 +260,21 @@ class KeyLifecycle:
             ip_allowlist=list(changes.ip_allowlist) if changes.ip_allowlist is not None else key.ip_allowlist,
             rotation=rotation,
         )
+        if updated.expires_at != key.expires_at:  # a new expiry date gets its own notices
+            updated = replace(updated, expiry_notices_sent=())
         self._keys.save(updated, read_secret_version=key.secret_version)
+        self.announce("key.updated", updated, now)
         return updated
 
     def revoke(self, caller: Caller, key_id: str) -> ApiKey:
         key = self.get(caller, key_id)
-        if not key.revoked:
-            self._keys.revoke(key, self._clock())
-        return replace(key, revoked=True)
+        if key.revoked:
+            return key
+        now = self._clock()
+        self._keys.revoke(key, now)
+        revoked = replace(key, revoked=True)
+        self.announce("key.revoked", revoked, now)
+        return revoked
 
     def rotate(self, caller: Caller, key_id: str, grace_period_seconds: int) -> tuple[ApiKey, Token]:
         """A new secret for the same key id; the old one dies now, or after the grace period."""
@@ -265,7 +282,15 @@ class KeyLifecycle:
         if not timedelta(0) <= grace <= MAX_GRACE_PERIOD:
             raise InvalidRequestError("grace_period_seconds must be between 0 and 604800")
         key = self._active_key(caller, key_id)
-        now = self._clock()
+        return self._rotate(key, grace, self._clock())
+
+    def rotate_on_schedule(self, key: ApiKey, now: datetime) -> tuple[ApiKey, Token]:
+        """The rotation a key's policy asked for (DESIGN §9): the new token stays sealed, so it can be revealed;
+        the old one lives for the policy's grace period. Raises ConflictError if the key changed meanwhile."""
+        assert key.rotation is not None
+        return self._rotate(key, timedelta(seconds=key.rotation.grace_period_seconds), now, trigger="schedule")
+
+    def _rotate(self, key: ApiKey, grace: timedelta, now: datetime, trigger: str = "request") -> tuple[ApiKey, Token]:
         token = new_token(self._token_prefix, key_id=key.key_id)
         rotated = replace(
             key,
@@ -279,6 +304,7 @@ class KeyLifecycle:
             rotated_at=now,
         )
         self._keys.save(rotated, read_secret_version=key.secret_version)
+        self.announce("key.rotated", rotated, now, rotated_by=trigger)
         return rotated, token
 
     def reveal(self, caller: Caller, key_id: str) -> tuple[ApiKey, str]:
@@ -290,7 +316,9 @@ class KeyLifecycle:
                 "rotate it for a new one",
                 code="key_not_revealable",
             )
-        return key, self._vault.unseal(key.sealed_secret, key.key_id, key.org_id)
+        token = self._vault.unseal(key.sealed_secret, key.key_id, key.org_id)
+        self.announce("key.revealed", key, self._clock())
+        return key, token
 
     def _active_key(self, caller: Caller, key_id: str) -> ApiKey:
         key = self.get(caller, key_id)

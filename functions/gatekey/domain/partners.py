@@ -17,6 +17,7 @@ from gatekey.domain.ids import mention, new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
 from gatekey.domain.tokens import Token
 from gatekey.domain.users import NewUser, UserAdministration
+from gatekey.domain.webhooks import WebhookRegistry
 from gatekey.storage.directory_repository import DirectoryRepository
 
 
@@ -26,6 +27,7 @@ class PartnerOrgs:
         directory: DirectoryRepository,
         users: UserAdministration,
         keys: KeyLifecycle,
+        webhooks: WebhookRegistry,
         *,
         default_key_limit: int,
         clock: Callable[[], datetime] = utc_now,
@@ -33,6 +35,7 @@ class PartnerOrgs:
         self._directory = directory
         self._users = users
         self._keys = keys
+        self._webhooks = webhooks
         self._default_key_limit = default_key_limit
         self._clock = clock
 
@@ -62,8 +65,9 @@ class PartnerOrgs:
         org = self._customer_org(partner, org_id, including_deleted=True)
         self._directory.mark_org_deleted(org.org_id, self._clock())  # no new keys or users from now on
         self._keys.delete_all(org.org_id)
+        self._webhooks.delete_all(org.org_id)
         for user in self._directory.all_users(org.org_id):  # their keys went with the org's
-            self._directory.delete_user(user)
+            self._users.remove(user)
         self._directory.delete_org(org.org_id)
         return org
 

@@ -9,8 +9,10 @@ from datetime import datetime
 from gatekey.domain.clock import utc_now
 from gatekey.domain.directory import Role, User
 from gatekey.domain.errors import ForbiddenError, NotFoundError
+from gatekey.domain.events import EventPublisher, EventType, new_event
 from gatekey.domain.ids import mention, new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, admin_required, standing_of
+from gatekey.domain.views import user_view
 from gatekey.storage.directory_repository import DirectoryRepository
 
 
@@ -27,10 +29,12 @@ class UserAdministration:
         directory: DirectoryRepository,
         keys: KeyLifecycle,
         *,
+        events: EventPublisher,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._directory = directory
         self._keys = keys
+        self._events = events
         self._clock = clock
 
     def create(self, caller: Caller, request: NewUser) -> User:
@@ -48,6 +52,7 @@ class UserAdministration:
             created_at=self._clock(),
         )
         self._directory.create_user(user)
+        self._announce("user.created", user)
         return user
 
     def list(
@@ -73,8 +78,16 @@ class UserAdministration:
         self._check_may_manage(caller)
         self._directory.mark_user_deleted(user, self._clock())  # from now on no key can be created for them
         self._keys.delete_all(user.org_id, user_id=user.user_id)
-        self._directory.delete_user(user)
+        self.remove(user)
         return user
+
+    def remove(self, user: User) -> None:
+        """Delete a user whose keys are gone, and say so."""
+        self._directory.delete_user(user)
+        self._announce("user.deleted", user)
+
+    def _announce(self, event_type: EventType, user: User) -> None:
+        self._events.announce(new_event(event_type, user.org_id, user_view(user), self._clock()))
 
     def _check_may_manage(self, caller: Caller) -> None:
         standing = standing_of(caller, self._directory)

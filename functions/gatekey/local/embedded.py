@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 
+from gatekey.settings import event_bus_name
 from gatekey.storage import aws
+from gatekey.storage.event_bus import DELIVERY_EVENT_PATTERN
 from gatekey.storage.sealing import KMS_KEY_ENV_VAR
 from gatekey.storage.tables import ALL_TABLES
 
@@ -91,3 +96,31 @@ def ensure_kms_key(alias_name: str) -> str:
         kms.create_alias(AliasName=alias_name, TargetKeyId=key_id)
     os.environ[KMS_KEY_ENV_VAR] = key_id
     return key_id
+
+
+@dataclass(frozen=True)
+class EventRouting:
+    """The local stand-in for the stack's bus → rule → webhook function: the rule's target is a queue that
+    `gatekey serve` drains into the webhook handler, and what still fails goes to the dead-letter queue."""
+
+    bus_name: str
+    delivery_queue_url: str
+    dead_letter_queue_url: str
+
+
+def ensure_event_routing(stage: str) -> EventRouting:
+    """The stage's event bus, its delivery rule and both queues, created where missing (moto's EventBridge and SQS)."""
+    events = aws.events_client()
+    sqs = boto3.client("sqs")
+    bus_name = event_bus_name(stage)
+    if bus_name not in {bus["Name"] for bus in events.list_event_buses(NamePrefix=bus_name)["EventBuses"]}:
+        events.create_event_bus(Name=bus_name)
+    delivery_queue_url = sqs.create_queue(QueueName=f"gatekey-{stage}-webhook-deliveries")["QueueUrl"]
+    dead_letter_queue_url = sqs.create_queue(QueueName=f"gatekey-{stage}-webhook-dead-letters")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=delivery_queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    rule_name = f"gatekey-{stage}-webhook-delivery"
+    events.put_rule(Name=rule_name, EventBusName=bus_name, EventPattern=json.dumps(DELIVERY_EVENT_PATTERN))
+    events.put_targets(Rule=rule_name, EventBusName=bus_name, Targets=[{"Id": "webhook-delivery", "Arn": queue_arn}])
+    return EventRouting(bus_name, delivery_queue_url, dead_letter_queue_url)

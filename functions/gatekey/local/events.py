@@ -307,3 +307,18 @@ def cloudwatch_logs_event(delivery: LogDelivery, lines: Sequence[tuple[int, str]
     }
     compressed = gzip.compress(json.dumps(payload, separators=(",", ":")).encode())
     return {"awslogs": {"data": base64.b64encode(compressed).decode("ascii")}}
+
+
+def scheduled_event(api: ApiStage, rule_name: str, at: datetime, event_id: str) -> dict[str, Any]:
+    """The event an EventBridge schedule rule sends its target when it fires at `at` (the sample's shape)."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": api.account_id,
+        "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": api.region,
+        "resources": [f"arn:aws:events:{api.region}:{api.account_id}:rule/{rule_name}"],
+        "detail": {},
+    }

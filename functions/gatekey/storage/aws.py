@@ -15,6 +15,7 @@ from gatekey.domain.errors import StorageUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_kms import KMSClient
 
 # Fail fast: a Lambda waiting out botocore's default 60 s on a stuck call helps nobody.
@@ -36,9 +37,14 @@ def kms_client() -> KMSClient:
     return boto3.client("kms", config=_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def events_client() -> EventBridgeClient:
+    return boto3.client("events", config=_CONFIG)
+
+
 def reset_clients() -> None:
     """Forget the clients (the local runtime and tests call this after changing the endpoint)."""
-    for factory in (dynamodb_client, dynamodb_resource, kms_client):
+    for factory in (dynamodb_client, dynamodb_resource, kms_client, events_client):
         factory.cache_clear()
 
 

@@ -21,9 +21,9 @@ from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
 from gatekey.storage.items import from_typed, plain, to_typed
 from gatekey.storage.paging import query_page
-from gatekey.storage.tables import KEYS_TABLE, org_item_key, user_item_key
+from gatekey.storage.tables import KEYS_TABLE, SCHEDULE_BUCKET, org_item_key, user_item_key
 
-_ORG_INDEX = KEYS_TABLE.indexes[0].name
+_ORG_INDEX, _SCHEDULE_INDEX = (index.name for index in KEYS_TABLE.indexes)
 logger = logging.getLogger(__name__)
 
 
@@ -42,7 +42,7 @@ def key_to_item(key: ApiKey) -> dict[str, Any]:
         "hint": key.hint,
         "auth_mode": key.auth_mode,
         "permissions": render_permissions(key.permissions),
-        "status": "revoked" if key.revoked else "active",
+        "status": _stored_status(key),
         "created_at": to_iso(key.created_at),
         "created_by": key.created_by,
         "expires_at": _optional_iso(key.expires_at),
@@ -61,8 +61,20 @@ def key_to_item(key: ApiKey) -> dict[str, Any]:
         "previous_secret_hash": key.previous_secret_hash,
         "previous_sealed_secret": key.previous_sealed_secret,
         "previous_secret_valid_until": _optional_iso(key.previous_secret_valid_until),
+        "expiry_notices_sent": list(key.expiry_notices_sent) or None,
+        **_schedule_attributes(key),
     }
     return {name: value for name, value in item.items() if value is not None}
+
+
+def _stored_status(key: ApiKey) -> str:
+    return "revoked" if key.revoked else "expired" if key.marked_expired else "active"
+
+
+def _schedule_attributes(key: ApiKey) -> dict[str, str | None]:
+    """The sparse `by_schedule` index entry: present only while the scheduler has work on the key."""
+    due = key.next_scheduled_at()
+    return {"schedule_bucket": SCHEDULE_BUCKET if due else None, "next_due_at": _optional_iso(due)}
 
 
 def key_from_item(item: dict[str, Any]) -> ApiKey:
@@ -94,6 +106,8 @@ def key_from_item(item: dict[str, Any]) -> ApiKey:
         previous_secret_hash=item.get("previous_secret_hash"),
         previous_sealed_secret=item.get("previous_sealed_secret"),
         previous_secret_valid_until=moment("previous_secret_valid_until"),
+        expiry_notices_sent=tuple(int(days) for days in item.get("expiry_notices_sent", [])),
+        marked_expired=item["status"] == "expired",
     )
 
 
@@ -114,7 +128,9 @@ def _filter_condition(key_filter: KeyFilter, now: datetime) -> ConditionBase | N
     if key_filter.status == "revoked":
         conditions.append(Attr("status").eq("revoked"))
     elif key_filter.status == "expired":
-        conditions.append(Attr("status").eq("active") & Attr("expires_at").lte(now_iso))
+        conditions.append(
+            Attr("status").eq("expired") | (Attr("status").eq("active") & Attr("expires_at").lte(now_iso))
+        )
     elif key_filter.status == "active":
         conditions.append(
             Attr("status").eq("active") & (Attr("expires_at").not_exists() | Attr("expires_at").gt(now_iso))
@@ -125,6 +141,14 @@ def _filter_condition(key_filter: KeyFilter, now: datetime) -> ConditionBase | N
     for condition in conditions[1:]:
         combined = combined & condition
     return combined
+
+
+def _same_secret(secret_version: int) -> ConditionBase:
+    """The key still has the secret version that was read: no rotation happened since."""
+    same: ConditionBase = Attr("secret_version").eq(secret_version)
+    if secret_version == 1:  # items written before versions were kept have none
+        same = same | Attr("secret_version").not_exists()
+    return same
 
 
 class KeysRepository:
@@ -222,11 +246,13 @@ class KeysRepository:
             "Update": {
                 "TableName": self._keys_table,
                 "Key": to_typed({"key_id": key.key_id}),
-                "UpdateExpression": "SET #status = :revoked, revoked_at = :at",
-                "ConditionExpression": "#status = :active",
+                # A revoked key has no scheduled work left: it leaves the schedule index.
+                "UpdateExpression": "SET #status = :revoked, revoked_at = :at REMOVE schedule_bucket, next_due_at",
+                # An expired key still holds its place under the limit: revoking it frees the place.
+                "ConditionExpression": "#status IN (:active, :expired)",
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": to_typed(
-                    {":revoked": "revoked", ":active": "active", ":at": to_iso(revoked_at)}
+                    {":revoked": "revoked", ":active": "active", ":expired": "expired", ":at": to_iso(revoked_at)}
                 ),
             }
         }
@@ -255,10 +281,7 @@ class KeysRepository:
         `read_secret_version` is the version the caller read: an edit racing a rotation must not put
         the old secret back, and two racing rotations must not both hand out a token.
         """
-        same_secret: ConditionBase = Attr("secret_version").eq(read_secret_version)
-        if read_secret_version == 1:  # items written before versions were kept have none
-            same_secret = same_secret | Attr("secret_version").not_exists()
-        condition = Attr("status").eq("active") & Attr("org_id").eq(key.org_id) & same_secret
+        condition = Attr("status").eq("active") & Attr("org_id").eq(key.org_id) & _same_secret(read_secret_version)
         try:
             self._table.put_item(Item=key_to_item(key), ConditionExpression=condition)
         except ClientError as error:
@@ -284,6 +307,53 @@ class KeysRepository:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
+
+    def due_for_schedule(self, now: datetime) -> Iterator[ApiKey]:
+        """Keys whose next scheduled work (rotation, expiry notice, expiry) is due at `now`, from the sparse
+        `by_schedule` index: a query, never a scan. The index is eventually consistent: read a key again
+        before acting on it."""
+        query: dict[str, Any] = {
+            "IndexName": _SCHEDULE_INDEX,
+            "KeyConditionExpression": Key("schedule_bucket").eq(SCHEDULE_BUCKET) & Key("next_due_at").lte(to_iso(now)),
+        }
+        with storage_errors():
+            while True:
+                page = self._table.query(**query)
+                yield from (key_from_item(plain(item)) for item in page["Items"])
+                if "LastEvaluatedKey" not in page:
+                    return
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def record_scheduled_change(self, before: ApiKey, after: ApiKey) -> bool:
+        """Store what the scheduler did to a key (expiry notices sent, marked expired) unless the key changed
+        since `before` was read (revoked, rotated, or given another expiry); False then, nothing written."""
+        unchanged_expiry = (
+            Attr("expires_at").eq(to_iso(before.expires_at)) if before.expires_at else Attr("expires_at").not_exists()
+        )
+        condition = Attr("status").eq("active") & _same_secret(before.secret_version) & unchanged_expiry
+        values: dict[str, Any] = {":status": _stored_status(after), ":sent": list(after.expiry_notices_sent)}
+        update = "SET #status = :status, expiry_notices_sent = :sent"
+        due = after.next_scheduled_at()
+        if due is None:
+            update += " REMOVE schedule_bucket, next_due_at"
+        else:
+            update += ", schedule_bucket = :bucket, next_due_at = :due"
+            values |= {":bucket": SCHEDULE_BUCKET, ":due": to_iso(due)}
+        try:
+            self._table.update_item(
+                Key={"key_id": after.key_id},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise StorageUnavailableError("storage is unavailable, try again") from error
+        except BotoCoreError as error:
+            raise StorageUnavailableError("storage is unavailable, try again") from error
+        return True
 
     def delete(self, key: ApiKey) -> None:
         """Remove a revoked key for good (its user or org is being deleted); the next request is 401."""

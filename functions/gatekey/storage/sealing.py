@@ -44,3 +44,15 @@ class KmsSecretVault:
     def unseal(self, sealed: str, key_id: str, org_id: str) -> str:
         with storage_errors():
             return unseal(sealed, key_secret_context(key_id, org_id))
+
+
+class KmsSealer:
+    """Any secret field sealed with the stage's KMS key under a caller-given encryption context."""
+
+    def seal(self, plaintext: str, context: dict[str, str]) -> str:
+        with storage_errors():
+            return seal(plaintext, context)
+
+    def unseal(self, sealed: str, context: dict[str, str]) -> str:
+        with storage_errors():
+            return unseal(sealed, context)

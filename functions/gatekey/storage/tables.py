@@ -68,11 +68,17 @@ class TableDefinition:
 
 
 # One item per API key, read by key id on every authorized request (the authorizer's one read).
+# `by_schedule` is sparse: only keys with scheduled work pending (a rotation, an expiry notice, the expiry
+# itself) carry `schedule_bucket` and `next_due_at`, so the scheduler queries what is due instead of scanning.
 KEYS_TABLE = TableDefinition(
     logical_name="keys",
     partition_key="key_id",
-    indexes=(Index(name="by_org", partition_key="org_id", sort_key="created_sort"),),
+    indexes=(
+        Index(name="by_org", partition_key="org_id", sort_key="created_sort"),
+        Index(name="by_schedule", partition_key="schedule_bucket", sort_key="next_due_at"),
+    ),
 )
+SCHEDULE_BUCKET = "keys"  # the one value of `schedule_bucket`
 # Organisations and their users: pk ORG#<org id>; sk ORG for the org itself, USER#<user id> for users,
 # EMAIL#<lower-case email> to keep emails unique within an org. `by_partner` lists the orgs a partner
 # created (only those items carry `partner_id`, so the index holds nothing else).
@@ -133,6 +139,24 @@ CONNECTIONS_TABLE = TableDefinition(
     indexes=(Index(name="by_org", partition_key="org_id", sort_key="created_sort"),),
 )
 
+# Domain events (DESIGN §8) for `GET /v1/events`: under their org, newest last in `event_sort`
+# (`<created ISO>#<event id>`); `expires_at` (epoch seconds) is the creation time plus the retention.
+EVENT_EXPIRY_ATTRIBUTE = "expires_at"
+EVENTS_TABLE = TableDefinition(
+    logical_name="events",
+    partition_key="org_id",
+    sort_key="event_sort",
+    ttl_attribute=EVENT_EXPIRY_ATTRIBUTE,
+)
+
+# Webhook endpoints: one item per webhook, its signing secret sealed with KMS; `by_org` lists an org's
+# webhooks (for the API, and for delivery, which sends each event to the org's subscribed webhooks).
+WEBHOOKS_TABLE = TableDefinition(
+    logical_name="webhooks",
+    partition_key="webhook_id",
+    indexes=(Index(name="by_org", partition_key="org_id", sort_key="created_sort"),),
+)
+
 ALL_TABLES: tuple[TableDefinition, ...] = (
     KEYS_TABLE,
     DIRECTORY_TABLE,
@@ -140,6 +164,8 @@ ALL_TABLES: tuple[TableDefinition, ...] = (
     NONCES_TABLE,
     REQUEST_LOGS_TABLE,
     CONNECTIONS_TABLE,
+    EVENTS_TABLE,
+    WEBHOOKS_TABLE,
 )
 
 

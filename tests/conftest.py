@@ -11,6 +11,7 @@ from gatekey.local.events import ApiStage
 from gatekey.local.gateway import LocalLambdaContext
 from gatekey.settings import STAGES
 
+pytest_plugins = ["tests.webhook_receiver"]  # the `receiver` fixture
 TEST_STAGE = "test"
 
 

@@ -62,7 +62,7 @@ class ApiKey:
     def status(self, now: datetime) -> KeyStatus:
         if self.revoked:
             return "revoked"
-        if self.expires_at is not None and self.expires_at <= now:
+        if self.marked_expired or (self.expires_at is not None and self.expires_at <= now):
             return "expired"
         return "active"
 

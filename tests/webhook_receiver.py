@@ -7,10 +7,12 @@ import hmac
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -40,10 +42,16 @@ class Receiver:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     state = Receiver(url="")
+    own_path = f"/hook-{uuid.uuid4().hex}"
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if urlsplit(self.path).path != own_path:  # a webhook of an earlier test that had this port
+                self.send_response(410)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             state.requests.append((dict(self.headers.items()), body))
             state.paths.append(self.path)
             time.sleep(state.delay_seconds)
@@ -57,7 +65,7 @@ def receiver() -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/gatekey-hook"
+    state.url = f"http://127.0.0.1:{server.server_address[1]}{own_path}"
     yield state
     server.shutdown()
 

@@ -41,8 +41,13 @@ class WebhookTarget:
 
     @property
     def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal keeps its brackets
         default_port = 443 if self.scheme == "https" else 80
-        return self.host if self.port == default_port else f"{self.host}:{self.port}"
+        return host if self.port == default_port else f"{host}:{self.port}"
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -53,10 +58,24 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return address
 
 
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address may reach through a translation (NAT64, 6to4, Teredo, IPv4-compatible)."""
+    embedded = [address.sixtofour] if address.sixtofour else []
+    if address.teredo:
+        embedded += list(address.teredo)
+    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+        embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return embedded
+
+
 def _address_allowed(text: str, loopback_allowed: bool) -> bool:
     address = _ip(text)
     if address.is_loopback:
         return loopback_allowed
+    if isinstance(address, ipaddress.IPv6Address) and any(
+        not _address_allowed(str(inner), loopback_allowed=False) for inner in _embedded_ipv4(address)
+    ):
+        return False
     return address.is_global and not address.is_multicast
 
 
@@ -76,7 +95,9 @@ def resolve_target(url: str, *, loopback_allowed: bool, resolver: Resolver = res
         raise UnsafeWebhookUrlError("must not carry a user name or password")
     if parts.fragment:
         raise UnsafeWebhookUrlError("must not have a #fragment")
-    port = port or (443 if scheme == "https" else 80)
+    if port == 0:
+        raise UnsafeWebhookUrlError("must name a port from 1 to 65535")
+    port = port if port is not None else (443 if scheme == "https" else 80)
     addresses = resolver(host, port)
     if not addresses or not all(_address_allowed(address, loopback_allowed) for address in addresses):
         where = "a public or loopback address" if loopback_allowed else "a public address"

@@ -80,3 +80,18 @@ def test_log_ingest_sample_stores_the_two_requests_of_an_org_and_skips_the_401(s
 
     report = log_ingest.lambda_handler(load("log_ingest_access_log_delivery.json"), lambda_context("sample"))
     assert report == {"stored": 2, "malformed": 0, "unattributed": 1, "keys_touched": 1}
+
+
+def test_scheduler_sample_runs_the_schedule_as_of_its_time(storage_endpoint: str) -> None:
+    from gatekey.handlers import scheduler
+
+    report = scheduler.lambda_handler(load("scheduler_scheduled_run.json"), lambda_context("sample"))
+    assert set(report) == {"rotated", "expiry_notices", "expired", "failed"}
+    assert report["failed"] == 0
+
+
+def test_webhooks_sample_is_an_event_of_an_org_without_webhooks_so_nothing_is_sent(storage_endpoint: str) -> None:
+    from gatekey.handlers import webhooks
+
+    report = webhooks.lambda_handler(load("webhooks_user_created.json"), lambda_context("sample"))
+    assert report == {"subscribed": 0, "delivered": 0}

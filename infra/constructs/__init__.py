@@ -1,1 +1,1 @@
-"""One construct per concern of the Gatekey stack: database, functions, API, and their log groups."""
+"""One construct per concern of the Gatekey stack: database, functions, API, events and schedule, log groups."""

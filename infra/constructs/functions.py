@@ -7,18 +7,32 @@ from dataclasses import dataclass
 from typing import cast
 
 from aws_cdk import Acknowledgment, CfnElement, Duration, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from gatekey.api_gateway import AUTHORIZER, FUNCTIONS, LOG_INGEST, MANAGEMENT_API, STORE_DEMO, LambdaFunction
+from gatekey.api_gateway import (
+    AUTHORIZER,
+    FUNCTIONS,
+    LOG_INGEST,
+    MANAGEMENT_API,
+    SCHEDULER,
+    STORE_DEMO,
+    WEBHOOK_DELIVERY,
+    LambdaFunction,
+)
 from gatekey.settings import StageSettings
 from gatekey.storage.tables import (
     ALL_TABLES,
     CONNECTIONS_TABLE,
+    EVENTS_TABLE,
+    IDEMPOTENCY_TABLE,
     KEYS_TABLE,
     NONCES_TABLE,
     REQUEST_LOGS_TABLE,
+    WEBHOOKS_TABLE,
     TableDefinition,
 )
 from infra.build_lambda import LAMBDA_BUILD_DIR
@@ -33,13 +47,17 @@ class FunctionSize:
 
 
 # Lambda gives CPU in proportion to memory: functions that hash with argon2id (the authorizer on every
-# request, the API when it mints keys) get enough to finish prod's 64 MiB / t=3 hash quickly. Log ingest
-# hashes nothing but batch-writes up to thousands of access-log lines per invocation.
+# request, the API when it mints keys, the scheduler for every key it rotates) get enough to finish prod's
+# 64 MiB / t=3 hash quickly. Log ingest hashes nothing but batch-writes up to thousands of access-log lines
+# per invocation. One scheduler run works through every key due, so it gets minutes; webhook delivery
+# waits on receivers: up to 10 webhooks per org, each given `webhook_timeout_seconds` (10 s) to answer.
 FUNCTION_SIZES: dict[str, FunctionSize] = {
     AUTHORIZER.name: FunctionSize(memory_mib=1024, timeout_seconds=10),
     MANAGEMENT_API.name: FunctionSize(memory_mib=1024, timeout_seconds=28),
     STORE_DEMO.name: FunctionSize(memory_mib=256, timeout_seconds=10),
     LOG_INGEST.name: FunctionSize(memory_mib=512, timeout_seconds=60),
+    SCHEDULER.name: FunctionSize(memory_mib=1024, timeout_seconds=300),
+    WEBHOOK_DELIVERY.name: FunctionSize(memory_mib=256, timeout_seconds=120),
 }
 
 
@@ -134,15 +152,22 @@ class Functions(Construct):
 
         management_api = self.function(MANAGEMENT_API)
         api_tables = tuple(
-            definition for definition in ALL_TABLES if definition not in (NONCES_TABLE, REQUEST_LOGS_TABLE)
+            definition
+            for definition in ALL_TABLES
+            if definition not in (NONCES_TABLE, REQUEST_LOGS_TABLE, EVENTS_TABLE)
         )
         for definition in api_tables:
             database.table(definition).grant_read_write_data(management_api)
         # Request logs are written by log ingest alone; the API lists them by org or key, never scans them.
         database.table(REQUEST_LOGS_TABLE).grant(management_api, "dynamodb:GetItem", "dynamodb:Query")
+        # Events are history: the API records those it publishes and lists an org's; it never edits or deletes
+        # one (the table's TTL expires them).
+        database.table(EVENTS_TABLE).grant(management_api, "dynamodb:PutItem", "dynamodb:Query")
         # Exactly what storing and revealing a secret takes; not the ReEncrypt*/GenerateDataKey* wildcards.
         database.secrets_key.grant(management_api, "kms:Encrypt", "kms:Decrypt")
-        _acknowledge_index_grants(self.roles[MANAGEMENT_API.name], database, (*api_tables, REQUEST_LOGS_TABLE))
+        _acknowledge_index_grants(
+            self.roles[MANAGEMENT_API.name], database, (*api_tables, REQUEST_LOGS_TABLE, EVENTS_TABLE)
+        )
 
         log_ingest = self.function(LOG_INGEST)
         # Storing a batch of request-log entries, and stamping last_used_at on the keys they name: no reads,
@@ -156,9 +181,64 @@ class Functions(Construct):
             iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[keys_table.table_arn])
         )
 
+        scheduler = self.function(SCHEDULER)
+        # Finding the keys with work due is a query on the sparse `by_schedule` index, never a scan; each key
+        # is then read again by id, and a rotation is put back, a notice or an expiry recorded by an update.
+        # Nothing is deleted, and no other index or table of keys is listed.
+        scheduler.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"], resources=[_index_arn(keys_table, KEYS_TABLE, "by_schedule")]
+            )
+        )
+        scheduler.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                resources=[keys_table.table_arn],
+            )
+        )
+        # Recording the events it announces (key.rotated, key.expiring, key.expired) for `GET /v1/events`.
+        scheduler.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[database.table(EVENTS_TABLE).table_arn])
+        )
+        # Sealing a rotated key's new token, so that it can be revealed later; the scheduler never reveals one.
+        database.secrets_key.grant(scheduler, "kms:Encrypt")
+
+        webhook_delivery = self.function(WEBHOOK_DELIVERY)
+        webhooks_table = database.table(WEBHOOKS_TABLE)
+        # The org's webhooks, listed through `by_org`; delivery never changes a webhook or reads one by id.
+        webhook_delivery.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"], resources=[_index_arn(webhooks_table, WEBHOOKS_TABLE, "by_org")]
+            )
+        )
+        # Powertools idempotency records of which webhooks already took an event, so a retried delivery skips
+        # them: create, read, complete and, when a delivery fails, delete a record.
+        webhook_delivery.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                resources=[database.table(IDEMPOTENCY_TABLE).table_arn],
+            )
+        )
+        # Unsealing webhook secrets (to sign) and sealed event fields (to send them); it seals nothing.
+        database.secrets_key.grant(webhook_delivery, "kms:Decrypt")
+
+    def grant_event_publishing(self, event_bus: events.IEventBus) -> None:
+        """The functions that announce domain events may put them on the bus: the API (what callers do) and the
+        scheduler (rotations, expiry notices, expiries). Webhook delivery only receives them; the authorizer,
+        log ingest and the store demo have nothing to announce."""
+        for publisher in (MANAGEMENT_API, SCHEDULER):
+            event_bus.grant_put_events_to(self.function(publisher))
+
 
 def _construct_id(definition: LambdaFunction) -> str:
     return "".join(part.title() for part in definition.name.split("_")) + "Function"
+
+
+def _index_arn(table: dynamodb.Table, definition: TableDefinition, index_name: str) -> str:
+    """One GSI's ARN, for a grant that reaches that index and no other; the index must be in the definition."""
+    if index_name not in {index.name for index in definition.indexes}:
+        raise ValueError(f"the {definition.logical_name} table has no index {index_name!r}")
+    return f"{table.table_arn}/index/{index_name}"
 
 
 def _acknowledge_index_grants(role: iam.Role, database: Database, granted: Iterable[TableDefinition]) -> None:

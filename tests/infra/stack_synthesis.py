@@ -12,6 +12,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from gatekey.api_gateway import LambdaFunction
+from gatekey.storage.tables import TableDefinition
 from infra.app import add_gatekey, cdk_json_context
 from infra.stack import GatekeyStack
 
@@ -47,6 +48,41 @@ def function_resource(stage: SynthesizedStage, definition: LambdaFunction) -> tu
         if resource["Properties"]["Handler"] == definition.handler
     ]
     return match
+
+
+def table_logical_id(stage: SynthesizedStage, definition: TableDefinition) -> str:
+    """The logical id of the table `definition` describes, found by its name (several tables share key names)."""
+    (name,) = [
+        name
+        for name, table in stage.resources_of_type("AWS::DynamoDB::Table").items()
+        if table["Properties"]["TableName"] == definition.physical_name(stage.stack.settings.stage)
+    ]
+    return name
+
+
+def policy_statements(stage: SynthesizedStage, definition: LambdaFunction) -> list[dict[str, Any]]:
+    """Every statement of the IAM policies attached to the role of `definition`'s function."""
+    role_id = function_resource(stage, definition)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in stage.resources_of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def as_list(value: Any) -> list[Any]:
+    """A policy's Action or Resource, which IAM writes as one value or a list of them."""
+    return value if isinstance(value, list) else [value]
+
+
+def actions_on(statements: list[dict[str, Any]], logical_id: str) -> set[str]:
+    """The actions the statements allow on the resource `logical_id` (its ARN or its indexes)."""
+    allowed: set[str] = set()
+    for statement in statements:
+        if logical_id in str(as_list(statement["Resource"])):
+            allowed |= set(as_list(statement["Action"]))
+    return allowed
 
 
 def synthesize(

@@ -13,6 +13,8 @@ from gatekey.storage.tables import (
     ALL_TABLES,
     CONNECTIONS_TABLE,
     DIRECTORY_TABLE,
+    KEYS_TABLE,
+    WEBHOOKS_TABLE,
     TableDefinition,
     stage_table_names,
 )
@@ -80,6 +82,12 @@ def test_connections_are_indexed_by_org_and_directory_orgs_by_partner(dev: Synth
     assert index_names(dev, DIRECTORY_TABLE) == ["by_partner"]
 
 
+def test_keys_are_indexed_by_org_and_by_schedule_and_webhooks_by_org(dev: SynthesizedStage) -> None:
+    # The scheduler finds the keys with work due through `by_schedule` instead of scanning the table.
+    assert index_names(dev, KEYS_TABLE) == ["by_org", "by_schedule"]
+    assert index_names(dev, WEBHOOKS_TABLE) == ["by_org"]
+
+
 def test_secrets_key_is_reachable_through_the_stage_alias(every_stage: SynthesizedStage) -> None:
     (key_id,) = every_stage.resources_of_type("AWS::KMS::Key")
     every_stage.template.resource_count_is("AWS::KMS::Alias", 1)
@@ -94,7 +102,9 @@ def test_secrets_key_rotates_automatically(every_stage: SynthesizedStage) -> Non
     every_stage.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-@pytest.mark.parametrize("resource_type", ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::Logs::LogGroup"])
+@pytest.mark.parametrize(
+    "resource_type", ["AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::SQS::Queue"]
+)
 def test_prod_keeps_data_when_the_stack_is_deleted_and_dev_does_not(
     dev: SynthesizedStage, prod: SynthesizedStage, resource_type: str
 ) -> None:

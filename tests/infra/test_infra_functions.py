@@ -2,56 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from stack_synthesis import CACHED_AUTHORIZER_TTL_SECONDS, SynthesizedStage, function_resource
+from stack_synthesis import (
+    CACHED_AUTHORIZER_TTL_SECONDS,
+    SynthesizedStage,
+    actions_on,
+    as_list,
+    function_resource,
+    policy_statements,
+    table_logical_id,
+)
 
-from gatekey.api_gateway import AUTHORIZER, FUNCTIONS, LOG_INGEST, MANAGEMENT_API, STORE_DEMO, LambdaFunction
+from gatekey.api_gateway import (
+    AUTHORIZER,
+    FUNCTIONS,
+    LOG_INGEST,
+    MANAGEMENT_API,
+    SCHEDULER,
+    STORE_DEMO,
+    WEBHOOK_DELIVERY,
+    LambdaFunction,
+)
+from gatekey.domain.webhooks import MAX_WEBHOOKS_PER_ORG
 from gatekey.settings import STAGES
 from gatekey.storage.tables import (
     ALL_TABLES,
     CONNECTIONS_TABLE,
     DIRECTORY_TABLE,
+    EVENTS_TABLE,
     IDEMPOTENCY_TABLE,
     KEYS_TABLE,
     NONCES_TABLE,
     REQUEST_LOGS_TABLE,
-    TableDefinition,
 )
 from infra.constructs.functions import FUNCTION_SIZES
 
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"}
-
-
-def table_logical_id(stage: SynthesizedStage, definition: TableDefinition) -> str:
-    (name,) = [
-        name
-        for name, table in stage.resources_of_type("AWS::DynamoDB::Table").items()
-        if table["Properties"]["KeySchema"][0]["AttributeName"] == definition.partition_key
-    ]
-    return name
-
-
-def policy_statements(stage: SynthesizedStage, definition: LambdaFunction) -> list[dict[str, Any]]:
-    role_id = function_resource(stage, definition)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
-    return [
-        statement
-        for policy in stage.resources_of_type("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def actions_on(statements: list[dict[str, Any]], logical_id: str) -> set[str]:
-    """The actions the statements allow on the resource `logical_id` (its ARN or its indexes)."""
-    allowed: set[str] = set()
-    for statement in statements:
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        if logical_id in str(resources):
-            actions = statement["Action"]
-            allowed |= set(actions if isinstance(actions, list) else [actions])
-    return allowed
 
 
 def test_there_is_one_function_per_functions_entry(dev: SynthesizedStage) -> None:
@@ -68,6 +54,20 @@ def test_function_runs_its_handler_on_python_3_12_arm64_with_tracing(
     assert properties["TracingConfig"] == {"Mode": "Active"}
     assert properties["MemorySize"] == FUNCTION_SIZES[definition.name].memory_mib
     assert properties["Timeout"] == FUNCTION_SIZES[definition.name].timeout_seconds
+
+
+def test_the_scheduler_has_the_memory_to_hash_and_minutes_to_work_through_every_key_due(dev: SynthesizedStage) -> None:
+    # argon2id hashes each rotated key's new secret; one run rotates, notices and expires every key due.
+    properties = function_resource(dev, SCHEDULER)[1]["Properties"]
+    assert (properties["MemorySize"], properties["Timeout"]) == (1024, 300)
+
+
+def test_webhook_delivery_outlasts_every_webhook_of_an_org_timing_out(every_stage: SynthesizedStage) -> None:
+    # Webhooks are posted to one after the other: an org whose receivers all hang waits each one's full timeout.
+    properties = function_resource(every_stage, WEBHOOK_DELIVERY)[1]["Properties"]
+    slowest_delivery = MAX_WEBHOOKS_PER_ORG * every_stage.stack.settings.webhook_timeout_seconds
+    assert properties["Timeout"] > slowest_delivery
+    assert properties["MemorySize"] == 256
 
 
 @pytest.mark.parametrize("definition", FUNCTIONS, ids=lambda definition: definition.name)
@@ -140,7 +140,7 @@ def test_authorizer_may_only_get_a_connection_by_id(every_stage: SynthesizedStag
 def test_management_api_reads_and_writes_its_tables_and_encrypts_secrets(dev: SynthesizedStage) -> None:
     statements = policy_statements(dev, MANAGEMENT_API)
     for table in ALL_TABLES:
-        if table in (NONCES_TABLE, REQUEST_LOGS_TABLE):
+        if table in (NONCES_TABLE, REQUEST_LOGS_TABLE, EVENTS_TABLE):
             continue
         assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= actions_on(
             statements, table_logical_id(dev, table)
@@ -162,6 +162,15 @@ def test_management_api_only_gets_and_queries_request_logs_and_their_indexes(dev
     ]
     assert set(statement["Action"]) == {"dynamodb:GetItem", "dynamodb:Query"}
     assert {"Fn::Join": ["", [{"Fn::GetAtt": [request_logs_id, "Arn"]}, "/index/*"]]} in statement["Resource"]
+
+
+def test_management_api_only_records_and_lists_events(every_stage: SynthesizedStage) -> None:
+    # Events are history: no edit, no delete (the TTL expires them), no scan.
+    events_id = table_logical_id(every_stage, EVENTS_TABLE)
+    assert actions_on(policy_statements(every_stage, MANAGEMENT_API), events_id) == {
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+    }
 
 
 def test_log_ingest_only_batch_writes_request_logs_and_updates_keys(every_stage: SynthesizedStage) -> None:
@@ -190,7 +199,10 @@ def test_request_logs_are_out_of_reach_of_the_authorizer_and_the_store_demo(
     assert actions_on(policy_statements(dev, definition), table_logical_id(dev, REQUEST_LOGS_TABLE)) == set()
 
 
-def test_only_the_management_api_may_encrypt_with_the_secrets_key(every_stage: SynthesizedStage) -> None:
+def test_only_the_management_api_and_the_scheduler_may_encrypt_with_the_secrets_key(
+    every_stage: SynthesizedStage,
+) -> None:
+    # The API seals the secrets it mints, the scheduler those of the keys it rotates; nothing else seals.
     (key_id,) = every_stage.resources_of_type("AWS::KMS::Key")
     encrypting = {
         definition.name
@@ -198,7 +210,7 @@ def test_only_the_management_api_may_encrypt_with_the_secrets_key(every_stage: S
         if {"kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:*"}
         & actions_on(policy_statements(every_stage, definition), key_id)
     }
-    assert encrypting == {MANAGEMENT_API.name}
+    assert encrypting == {MANAGEMENT_API.name, SCHEDULER.name}
 
 
 def test_functions_know_whether_authorizer_results_are_cached(
@@ -213,9 +225,5 @@ def test_functions_know_whether_authorizer_results_are_cached(
 
 
 def test_store_demo_touches_no_table_and_no_key(dev: SynthesizedStage) -> None:
-    actions = {
-        action
-        for statement in policy_statements(dev, STORE_DEMO)
-        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
-    }
+    actions = {action for statement in policy_statements(dev, STORE_DEMO) for action in as_list(statement["Action"])}
     assert not {action for action in actions if action.startswith(("dynamodb:", "kms:"))}

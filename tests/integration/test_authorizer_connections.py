@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 from gatekey.api import services
 from gatekey.domain.authentication import Authenticator, UnsealedSecrets
 from gatekey.domain.clock import utc_now
-from gatekey.domain.connections import Connection, ConnectionService, token_sha256
+from gatekey.domain.connection_management import ConnectionService
+from gatekey.domain.connections import Connection, token_sha256
 from gatekey.domain.directory import Organisation
 from gatekey.domain.hashing import SecretVerifier, password_hasher
 from gatekey.domain.ids import new_id

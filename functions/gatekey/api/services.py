@@ -9,7 +9,7 @@ from functools import lru_cache
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from gatekey.domain.connections import ConnectionService
+from gatekey.domain.connection_management import ConnectionService
 from gatekey.domain.errors import ForbiddenError
 from gatekey.domain.events import EventHistory, EventPublisher
 from gatekey.domain.hashing import SecretVerifier, password_hasher

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +37,7 @@ def key_view(key: ApiKey, now: datetime) -> dict[str, Any]:
         "expires_at": _iso(key.expires_at),
         "ip_allowlist": list(key.ip_allowlist),
         "recoverable": key.recoverable,
-        "rotation": (
-            {"interval_days": key.rotation.interval_days, "grace_period_seconds": key.rotation.grace_period_seconds}
-            if key.rotation
-            else None
-        ),
+        "rotation": asdict(key.rotation) if key.rotation else None,
         "rotated_at": _iso(key.rotated_at),
     }
 

@@ -32,7 +32,25 @@ LOCAL_RETRY_DELAYS_SECONDS = (1.0, 2.0)
 POLL_INTERVAL_SECONDS = 0.2
 
 
-class WebhookDeliveryWorker:
+class _BackgroundThread:
+    """A daemon thread running `_run` until `stop()` sets `_stopping`."""
+
+    def __init__(self, name: str) -> None:
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class WebhookDeliveryWorker(_BackgroundThread):
     def __init__(
         self,
         handler: Handler,
@@ -47,15 +65,7 @@ class WebhookDeliveryWorker:
         self._sqs = boto3.client("sqs")
         self._retries: list[tuple[float, int, int, dict[str, Any]]] = []  # (due, sequence, attempt, event)
         self._sequence = 0
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=10)
+        super().__init__("webhook-delivery")
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -116,7 +126,7 @@ def on_failure_record(event: dict[str, Any], context: Any, *, attempts: int, err
     }
 
 
-class SchedulerTimer:
+class SchedulerTimer(_BackgroundThread):
     """Fires the scheduler handler every `interval_seconds`, with the time of the tick as the event's `time`."""
 
     def __init__(
@@ -127,15 +137,7 @@ class SchedulerTimer:
         self._api = api
         self._rule_name = rule_name
         self._interval = interval_seconds
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=10)
+        super().__init__("scheduler")
 
     def _run(self) -> None:
         while not self._stopping.wait(self._interval):

@@ -20,7 +20,7 @@ from gatekey.domain.ids import is_id
 from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
 from gatekey.storage.items import plain, to_typed
-from gatekey.storage.paging import query_page
+from gatekey.storage.paging import query_all, query_page
 from gatekey.storage.tables import (
     BOOTSTRAP_ITEM_KEY,
     DIRECTORY_TABLE,
@@ -234,13 +234,7 @@ class DirectoryRepository:
             & Key("sk").begins_with(USER_SORT_PREFIX),
             "ConsistentRead": True,
         }
-        with storage_errors():
-            while True:
-                page = self._table.query(**query)
-                yield from (_user_from_item(plain(item)) for item in page["Items"])
-                if "LastEvaluatedKey" not in page:
-                    return
-                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return (_user_from_item(item) for item in query_all(self._table, query))
 
     def mark_user_deleted(self, user: User, at: datetime) -> None:
         """From now on the user reads as missing and can be given no new key; the key cascade may begin."""

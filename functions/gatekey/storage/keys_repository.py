@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -19,8 +19,8 @@ from gatekey.domain.permissions import Level, render_permissions
 from gatekey.domain.tokens import is_key_id
 from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
-from gatekey.storage.items import from_typed, plain, to_typed
-from gatekey.storage.paging import query_page
+from gatekey.storage.items import from_typed, to_typed
+from gatekey.storage.paging import query_all, query_page
 from gatekey.storage.tables import KEYS_TABLE, SCHEDULE_BUCKET, org_item_key, user_item_key
 
 _ORG_INDEX, _SCHEDULE_INDEX = (index.name for index in KEYS_TABLE.indexes)
@@ -49,11 +49,7 @@ def key_to_item(key: ApiKey) -> dict[str, Any]:
         "last_used_at": _optional_iso(key.last_used_at),
         "ip_allowlist": key.ip_allowlist,
         "recoverable": key.recoverable,
-        "rotation": (
-            {"interval_days": key.rotation.interval_days, "grace_period_seconds": key.rotation.grace_period_seconds}
-            if key.rotation
-            else None
-        ),
+        "rotation": asdict(key.rotation) if key.rotation else None,
         "rotated_at": _optional_iso(key.rotated_at),
         "secret_hash": key.secret_hash,
         "secret_version": key.secret_version,
@@ -316,13 +312,7 @@ class KeysRepository:
             "IndexName": _SCHEDULE_INDEX,
             "KeyConditionExpression": Key("schedule_bucket").eq(SCHEDULE_BUCKET) & Key("next_due_at").lte(to_iso(now)),
         }
-        with storage_errors():
-            while True:
-                page = self._table.query(**query)
-                yield from (key_from_item(plain(item)) for item in page["Items"])
-                if "LastEvaluatedKey" not in page:
-                    return
-                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return (key_from_item(item) for item in query_all(self._table, query))
 
     def record_scheduled_change(self, before: ApiKey, after: ApiKey) -> bool:
         """Store what the scheduler did to a key (expiry notices sent, marked expired) unless the key changed
@@ -365,13 +355,7 @@ class KeysRepository:
         query: dict[str, Any] = {"IndexName": _ORG_INDEX, "KeyConditionExpression": Key("org_id").eq(org_id)}
         if user_id:
             query["FilterExpression"] = Attr("user_id").eq(user_id)
-        with storage_errors():
-            while True:
-                page = self._table.query(**query)
-                yield from (key_from_item(plain(item)) for item in page["Items"])
-                if "LastEvaluatedKey" not in page:
-                    return
-                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return (key_from_item(item) for item in query_all(self._table, query))
 
     def note_use(self, key_id: str, used_at: datetime) -> None:
         """Best effort: failing to note when a key was last used must not fail the request it made."""

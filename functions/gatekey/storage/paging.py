@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from gatekey.storage.aws import storage_errors
@@ -30,3 +30,15 @@ def query_page(
             if not start:
                 break
     return items[:limit], len(items) > limit
+
+
+def query_all(table: Any, query: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every plain item a query matches, page after page (for cascades and small, bounded sets)."""
+    page_args = dict(query)
+    with storage_errors():
+        while True:
+            page = table.query(**page_args)
+            yield from (plain(item) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return
+            page_args["ExclusiveStartKey"] = page["LastEvaluatedKey"]

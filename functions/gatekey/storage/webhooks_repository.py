@@ -14,7 +14,7 @@ from gatekey.domain.webhooks import Webhook
 from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
 from gatekey.storage.items import plain
-from gatekey.storage.paging import query_page
+from gatekey.storage.paging import query_all, query_page
 from gatekey.storage.tables import WEBHOOKS_TABLE
 
 _ORG_INDEX = WEBHOOKS_TABLE.indexes[0].name
@@ -96,14 +96,8 @@ class WebhooksRepository:
 
     def all_of_org(self, org_id: str) -> Iterator[Webhook]:
         """Every webhook of the org (at most a handful: MAX_WEBHOOKS_PER_ORG), for delivery and deletion."""
-        query: dict[str, Any] = {"IndexName": _ORG_INDEX, "KeyConditionExpression": Key("org_id").eq(org_id)}
-        with storage_errors():
-            while True:
-                page = self._table.query(**query)
-                yield from (webhook_from_item(plain(item)) for item in page["Items"])
-                if "LastEvaluatedKey" not in page:
-                    return
-                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        query = {"IndexName": _ORG_INDEX, "KeyConditionExpression": Key("org_id").eq(org_id)}
+        return (webhook_from_item(item) for item in query_all(self._table, query))
 
     def list_for_org(
         self, org_id: str, limit: int, after: dict[str, str] | None

@@ -144,6 +144,7 @@ def run_scheduled(arguments: argparse.Namespace) -> int:
 
     from gatekey.domain.clock import from_iso
     from gatekey.domain.errors import StorageUnavailableError
+    from gatekey.domain.scheduled_work import ScheduledWorkIncompleteError
     from gatekey.local.events import ApiStage, scheduled_event
     from gatekey.local.gateway import LocalLambdaContext
 
@@ -160,27 +161,25 @@ def run_scheduled(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    api = ApiStage(stage=stage)
+    event = scheduled_event(api, schedule_rule_name(stage), at, str(uuid.uuid4()))
     try:
         if stage == LOCAL_STAGE:
             _configure_process(False, 0)
             _prepare_local_storage(arguments.storage_endpoint)
         else:
             _configure_stage(stage, arguments.region, arguments.storage_endpoint)
-        from gatekey.handlers.scheduler import ScheduledWorkIncompleteError
-
-        handler = _load_handler(SCHEDULER)
-        api = ApiStage(stage=stage)
-        event = scheduled_event(api, schedule_rule_name(stage), at, str(uuid.uuid4()))
-        report = handler(event, LocalLambdaContext(SCHEDULER.name, api))
+        report = _load_handler(SCHEDULER)(event, LocalLambdaContext(SCHEDULER.name, api))
     except ScheduledWorkIncompleteError as incomplete:
         print(f"gatekey: the scheduled run at {event['time']} was incomplete: {incomplete}", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError, StorageUnavailableError) as error:
-        print(f"gatekey: cannot use the {stage} stage's storage: " + " ".join(str(error).split()), file=sys.stderr)
+        cause = error.__cause__ if isinstance(error, StorageUnavailableError) and error.__cause__ else error
+        print(f"gatekey: cannot use the {stage} stage's storage: " + " ".join(str(cause).split()), file=sys.stderr)
         return 2
     print(
-        f"Scheduled run at {event['time']}: {report['rotated']} keys rotated, "
-        f"{report['expiry_notices']} expiry notices, {report['expired']} keys expired"
+        f"Scheduled run at {event['time']}: keys rotated {report['rotated']}, "
+        f"expiry notices {report['expiry_notices']}, keys expired {report['expired']}"
     )
     return 0
 

@@ -241,7 +241,7 @@ def test_run_scheduled_rotates_keys_whose_policy_is_due_and_announces_expiry_not
             201,
         )
 
-    assert "1 keys rotated" not in run_scheduled(storage_endpoint, now + timedelta(days=29))
+    assert "keys rotated 0," in run_scheduled(storage_endpoint, now + timedelta(days=29))
     run_scheduled(storage_endpoint, now + timedelta(days=31))
     receiver.wait_for(1)
     (rotated,) = delivered(receiver, "key.rotated", key["id"])
@@ -273,3 +273,20 @@ def test_run_scheduled_rotates_keys_whose_policy_is_due_and_announces_expiry_not
         assert ok(admin.get(f"/v1/keys/{key['id']}"))["status"] == "expired"
     with shop.client(new_token) as client:
         assert client.get("/products").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (["--at", "yesterday", "--storage-endpoint", "http://127.0.0.1:9"], "not an ISO 8601 time"),
+        (["--at", "2027-01-01T00:00:00Z"], "pass --storage-endpoint"),
+        (["--at", "2027-01-01T00:00:00Z", "--storage-endpoint", "http://127.0.0.1:9"], "cannot use the local stage"),
+    ],
+)
+def test_run_scheduled_explains_what_it_cannot_do_in_one_line_and_exits_2(arguments: list[str], says: str) -> None:
+    result = subprocess.run(
+        [str(GATEKEY), "run-scheduled", *arguments], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

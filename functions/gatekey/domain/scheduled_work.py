@@ -22,6 +22,10 @@ from gatekey.storage.keys_repository import KeysRepository
 logger = logging.getLogger(__name__)
 
 
+class ScheduledWorkIncompleteError(Exception):
+    """Some keys' work failed; raised so the platform retries the run (which skips the work already done)."""
+
+
 @dataclass
 class ScheduleReport:
     rotated: int = 0

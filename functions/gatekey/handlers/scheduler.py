@@ -11,13 +11,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey.api.services import scheduled_work
 from gatekey.domain.clock import from_iso
+from gatekey.domain.scheduled_work import ScheduledWorkIncompleteError
 
 logger = Logger()
 metrics = Metrics()
-
-
-class ScheduledWorkIncompleteError(Exception):
-    """Some keys' work failed; raised so the platform retries the run (which skips the work already done)."""
 
 
 @metrics.log_metrics

@@ -34,6 +34,7 @@ def bench_store() -> Iterator[BenchStore]:
     from gatekey.local.embedded import (
         EmbeddedAws,
         create_missing_tables,
+        ensure_event_routing,
         ensure_kms_key,
         point_at_storage,
     )
@@ -46,6 +47,7 @@ def bench_store() -> Iterator[BenchStore]:
     try:
         create_missing_tables(tables)
         ensure_kms_key(kms_alias("bench"))
+        ensure_event_routing("local")  # the bus the local stage's functions publish to
         tenant = found_org("Bench Store", "admin@bench.example", "Bench admin")
         admin = Caller(tenant.admin_key_id, tenant.org.org_id, tenant.admin.user_id, "main", full_permissions())
         yield BenchStore(tenant, admin)

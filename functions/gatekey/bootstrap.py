@@ -13,7 +13,6 @@ from gatekey.domain.clock import utc_now
 from gatekey.domain.directory import Organisation, User
 from gatekey.domain.ids import new_id
 from gatekey.domain.key_lifecycle import Caller, NewKey
-from gatekey.domain.permissions import full_permissions
 
 FOUNDER_KEY_ID = "bootstrap"  # `created_by` of the keys bootstrapping mints
 
@@ -41,7 +40,7 @@ def found_org(name: str, admin_email: str, admin_name: str) -> FoundedOrg:
     directory = services.directory()
     directory.create_org(org)
     directory.create_user(admin)
-    everything = full_permissions()
+    everything = services.configuration().catalog.everything()
     founder = Caller(
         key_id=FOUNDER_KEY_ID, org_id=org.org_id, user_id=admin.user_id, key_type="main", permissions=everything
     )

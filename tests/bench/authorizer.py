@@ -67,9 +67,9 @@ def main() -> None:
 
 def measure(store: BenchStore) -> None:
     from gatekey.api import services
+    from gatekey.configuration import active_configuration
     from gatekey.domain.hashing import password_hasher
     from gatekey.domain.key_lifecycle import NewKey
-    from gatekey.domain.permissions import full_permissions
     from gatekey.domain.signing import sign_request
     from gatekey.local.events import ApiStage
     from gatekey.local.gateway import LocalLambdaContext
@@ -79,7 +79,12 @@ def measure(store: BenchStore) -> None:
 
     tenant, admin = store.tenant, store.admin
     hmac_key, hmac_token = services.key_lifecycle().create(
-        admin, NewKey(label="bench signer", auth_mode="hmac", permissions={"products": full_permissions()["products"]})
+        admin,
+        NewKey(
+            label="bench signer",
+            auth_mode="hmac",
+            permissions={"products": active_configuration().catalog.everything()["products"]},
+        ),
     )
 
     # Logs and metrics are written as in production, into a sink instead of the terminal: Powertools'

@@ -29,8 +29,8 @@ def bench_store() -> Iterator[BenchStore]:
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Gatekey")
 
     from gatekey.bootstrap import found_org
+    from gatekey.configuration import active_configuration
     from gatekey.domain.key_lifecycle import Caller
-    from gatekey.domain.permissions import full_permissions
     from gatekey.local.embedded import (
         EmbeddedAws,
         create_missing_tables,
@@ -49,7 +49,13 @@ def bench_store() -> Iterator[BenchStore]:
         ensure_kms_key(kms_alias("bench"))
         ensure_event_routing("local")  # the bus the local stage's functions publish to
         tenant = found_org("Bench Store", "admin@bench.example", "Bench admin")
-        admin = Caller(tenant.admin_key_id, tenant.org.org_id, tenant.admin.user_id, "main", full_permissions())
+        admin = Caller(
+            tenant.admin_key_id,
+            tenant.org.org_id,
+            tenant.admin.user_id,
+            "main",
+            active_configuration().catalog.everything(),
+        )
         yield BenchStore(tenant, admin)
     finally:
         embedded.stop()

@@ -16,7 +16,8 @@ import boto3
 import pytest
 from argon2 import PasswordHasher
 
-from gatekey.domain.permissions import full_permissions, render_permissions
+from gatekey.configuration import active_configuration
+from gatekey.domain.permissions import render_permissions
 from gatekey.domain.tokens import parse_token
 from gatekey.local.embedded import LOCAL_CREDENTIALS
 from gatekey.settings import STAGES
@@ -151,7 +152,7 @@ def test_admin_key_is_a_main_key_with_every_permission_and_the_partner_key_only_
 ) -> None:
     org_id = bootstrapped.org()["org_id"]
     admin_key, partner_key = bootstrapped.key("main"), bootstrapped.key("partner")
-    assert admin_key["permissions"] == render_permissions(full_permissions())
+    assert admin_key["permissions"] == render_permissions(active_configuration().catalog.everything())
     assert partner_key["permissions"] == {"orgs": "write"}
     assert admin_key["org_id"] == partner_key["org_id"] == org_id
     assert len(bootstrapped.items(KEYS_TABLE)) == 2

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from gatekey.api import services
+from gatekey.configuration import active_configuration
 from gatekey.domain.clock import utc_now
 from gatekey.domain.directory import Organisation
 from gatekey.domain.ids import new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle
-from gatekey.domain.permissions import full_permissions
 from gatekey.storage import aws
 from gatekey.storage.directory_repository import DirectoryRepository
 from gatekey.storage.keys_repository import KeysRepository
@@ -68,5 +68,9 @@ def org(directory: DirectoryRepository) -> Organisation:
 def admin(org: Organisation) -> Caller:
     """A main key of `org` holding every permission (what the bootstrap admin key is)."""
     return Caller(
-        key_id="key_admin", org_id=org.org_id, user_id="usr_admin", key_type="main", permissions=full_permissions()
+        key_id="key_admin",
+        org_id=org.org_id,
+        user_id="usr_admin",
+        key_type="main",
+        permissions=active_configuration().catalog.everything(),
     )

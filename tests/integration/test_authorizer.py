@@ -15,15 +15,14 @@ from gatekey.storage import aws
 from tests.integration.authorizer_events import allowed_resources, authorizer_event, invoke
 
 
-def test_valid_key_gets_a_policy_for_its_routes_and_the_context(
+def test_valid_key_gets_a_policy_for_this_request_and_the_context(
     authorizer: Any, lifecycle: KeyLifecycle, admin: Caller
 ) -> None:
+    """Without caching, API Gateway applies the policy to this one request: it allows exactly its method ARN."""
     key, token = lifecycle.create(admin, NewKey(label="reader", permissions={"products": Level.READ}))
-    result = invoke(authorizer, authorizer_event(token.value))
+    result = invoke(authorizer, authorizer_event(token.value, path="/products/p_1"))
     assert isinstance(result, dict)
-    resources = allowed_resources(result)
-    assert "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/products/*" in resources
-    assert not any("/orders" in resource or "/*/products" in resource for resource in resources)
+    assert allowed_resources(result) == ["arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/products/p_1"]
     assert result["context"] == {
         "keyId": key.key_id,
         "orgId": admin.org_id,
@@ -32,7 +31,31 @@ def test_valid_key_gets_a_policy_for_its_routes_and_the_context(
         "authMode": "bearer",
         "permissions": '{"products":"read"}',
         "connectionId": "",
+        "contentSha256": "",
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/products"), ("GET", "/orders"), ("GET", "/v1/keys"), ("GET", "/nothing"), ("OPTIONS", "/products")],
+)
+def test_a_route_the_permissions_do_not_grant_is_denied_with_the_key_in_the_context(
+    authorizer: Any, lifecycle: KeyLifecycle, admin: Caller, method: str, path: str
+) -> None:
+    key, token = lifecycle.create(admin, NewKey(label="reader", permissions={"products": Level.READ}))
+    result = invoke(authorizer, authorizer_event(token.value, method=method, path=path))
+    assert isinstance(result, dict)
+    assert allowed_resources(result) == []
+    assert {s["Effect"] for s in result["policyDocument"]["Statement"]} == {"Deny"}
+    assert (result["context"]["keyId"], result["context"]["orgId"]) == (key.key_id, admin.org_id)
+
+
+def test_the_route_rules_of_the_configuration_decide(authorizer: Any, lifecycle: KeyLifecycle, admin: Caller) -> None:
+    """The demo store's rule: verifying a license is a POST that needs only licenses:read; {id} is one segment."""
+    _, token = lifecycle.create(admin, NewKey(label="verifier", permissions={"licenses": Level.READ}))
+    assert allowed_resources(invoke(authorizer, authorizer_event(token.value, "POST", "/licenses/l_1/verify")))
+    assert not allowed_resources(invoke(authorizer, authorizer_event(token.value, "POST", "/licenses/l/1/verify")))
+    assert not allowed_resources(invoke(authorizer, authorizer_event(token.value, "POST", "/licenses")))
 
 
 def test_bad_checksum_is_refused_without_reading_storage(

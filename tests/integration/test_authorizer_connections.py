@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from gatekey.api import services
+from gatekey.configuration import active_configuration
 from gatekey.domain.authentication import Authenticator, UnsealedSecrets
 from gatekey.domain.clock import utc_now
 from gatekey.domain.connection_management import ConnectionService
@@ -19,7 +20,7 @@ from gatekey.domain.directory import Organisation
 from gatekey.domain.hashing import SecretVerifier, password_hasher
 from gatekey.domain.ids import new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
-from gatekey.domain.permissions import Level, full_permissions
+from gatekey.domain.permissions import Level
 from gatekey.storage import aws
 from gatekey.storage.connections_repository import ConnectionsRepository
 from gatekey.storage.directory_repository import DirectoryRepository
@@ -93,7 +94,7 @@ def test_token_of_another_orgs_connection_is_401(
 ) -> None:
     rival = Organisation(org_id=new_id("org"), name="Rival", key_limit=25, created_at=utc_now())
     directory.create_org(rival)
-    rival_admin = Caller("key_rival", rival.org_id, "usr_rival", "main", full_permissions())
+    rival_admin = Caller("key_rival", rival.org_id, "usr_rival", "main", active_configuration().catalog.everything())
     _, rival_token = connections.create(rival_admin, "hubspot", "end-user-42")
     assert invoke(authorizer, with_connection(authorizer_event(reader_token), rival_token)) == "Unauthorized"
 

@@ -109,6 +109,7 @@ def test_hmac_keys_are_refused_where_authorizer_results_are_cached(lifecycle: Ke
         KmsSecretVault(),
         directory=lifecycle._directory,
         events=lifecycle._events,
+        catalog=lifecycle._catalog,
         hmac_enabled=False,
     )
     with pytest.raises(InvalidRequestError) as raised:

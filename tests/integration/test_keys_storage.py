@@ -125,6 +125,7 @@ def test_status_filters(lifecycle: KeyLifecycle, admin: Caller, keys_repository:
         KmsSecretVault(),
         directory=lifecycle._directory,
         events=lifecycle._events,
+        catalog=lifecycle._catalog,
         clock=lambda: later,
     )
 

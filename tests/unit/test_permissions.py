@@ -1,66 +1,83 @@
-"""Permission catalog, route → permission mapping and the policy routes of DESIGN §5."""
+"""The catalog, the route rule of DESIGN §5 and the policies that carry it to API Gateway."""
+
+from __future__ import annotations
+
+import itertools
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import APIGatewayAuthorizerResponse
 
+from gatekey.configuration import load_configuration, parse_configuration
 from gatekey.domain.permissions import (
     ANY_VALID_KEY,
-    DEFAULT_CATALOG,
-    GATEKEY_RESOURCES,
+    HTTP_METHODS,
+    AccessRules,
     InvalidPermissionsError,
     Level,
+    Requirement,
     exceeding,
-    granted_routes,
-    is_allowed,
-    parse_permissions,
-    required_permission,
 )
 from gatekey.local.policy import is_allowed as policy_allows
+
+DEMO = load_configuration()  # the demo store's: DESIGN §5's default catalog
+rules = DEMO.access
 
 
 def test_write_includes_read() -> None:
     held = {"products": Level.WRITE}
-    assert is_allowed(held, "GET", "/products")
-    assert is_allowed(held, "DELETE", "/products/p_1")
+    assert rules.allows(held, "GET", "/products")
+    assert rules.allows(held, "DELETE", "/products/p_1")
 
 
 def test_read_does_not_include_write() -> None:
     held = {"products": Level.READ}
-    assert is_allowed(held, "HEAD", "/products/p_1")
-    assert not is_allowed(held, "POST", "/products")
+    assert rules.allows(held, "HEAD", "/products/p_1")
+    assert not rules.allows(held, "POST", "/products")
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "resource", "level"),
+    ("method", "path", "needed"),
     [
-        ("GET", "/v1/keys", "keys", Level.READ),
-        ("POST", "/v2/keys/key_x/rotate", "keys", Level.WRITE),
-        ("PATCH", "/orders/o_1", "orders", Level.WRITE),
-        ("POST", "/licenses/lic_1/verify", "licenses", Level.READ),  # explicit override
-        ("POST", "/orders/o_1/retry", "orders", Level.WRITE),
-        ("GET", "/v1/me", ANY_VALID_KEY, Level.NONE),
+        ("GET", "/v1/keys", Requirement("keys", Level.READ)),
+        ("POST", "/v2/keys/key_x/rotate", Requirement("keys", Level.WRITE)),
+        ("PATCH", "/orders/o_1", Requirement("orders", Level.WRITE)),
+        ("POST", "/licenses/lic_1/verify", Requirement("licenses", Level.READ)),  # the demo store's route rule
+        ("POST", "/orders/o_1/retry", Requirement("orders", Level.WRITE)),
+        ("GET", "/v1/me", ANY_VALID_KEY),
+        ("HEAD", "/v1/me", ANY_VALID_KEY),
+        ("GET", "/v1/permissions", ANY_VALID_KEY),
     ],
 )
-def test_route_maps_to_permission(method: str, path: str, resource: str, level: Level) -> None:
-    needed = required_permission(method, path)
-    assert needed is not None
-    assert (needed.resource, needed.level) == (resource, level)
+def test_route_maps_to_permission(method: str, path: str, needed: Requirement) -> None:
+    assert rules.required(method, path) == needed
 
 
-@pytest.mark.parametrize("path", ["/", "/v1", "/unknown", "/v1/nothing/here", "/version/products"])
-def test_route_outside_the_catalog_is_denied(path: str) -> None:
-    assert not is_allowed(dict(DEFAULT_CATALOG), "GET", path)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/"),
+        ("GET", "/v1"),
+        ("GET", "/unknown"),
+        ("GET", "/v1/nothing/here"),
+        ("GET", "/version/products"),
+        ("GET", "//products"),
+        ("OPTIONS", "/products"),
+        ("GET", "/v1/orgs"),  # partner keys hold orgs; the catalog grants it to nobody else
+        ("POST", "/licenses/lic_1/lic_2/verify"),  # {id} is one segment: the default rule asks for write
+    ],
+)
+def test_route_outside_the_catalog_is_denied(method: str, path: str) -> None:
+    assert not rules.allows(DEMO.catalog.everything(), method, path)
 
 
 def test_unknown_resource_or_level_or_too_high_level_is_rejected() -> None:
     with pytest.raises(InvalidPermissionsError, match="unknown permission resource 'teleport'"):
-        parse_permissions({"teleport": "read"})
+        DEMO.catalog.parse({"teleport": "read"})
     with pytest.raises(InvalidPermissionsError, match="'read' or 'write'"):
-        parse_permissions({"products": "admin"})
+        DEMO.catalog.parse({"products": "admin"})
     with pytest.raises(InvalidPermissionsError, match="'customers' allows at most 'read'"):
-        parse_permissions({"customers": "write"})
+        DEMO.catalog.parse({"customers": "write"})
     with pytest.raises(InvalidPermissionsError, match="unknown permission resource 'orgs'"):
-        parse_permissions({"orgs": "write"})  # partner keys only
+        DEMO.catalog.parse({"orgs": "write"})  # partner keys only
 
 
 def test_nobody_grants_more_than_they_hold() -> None:
@@ -72,48 +89,122 @@ def test_nobody_grants_more_than_they_hold() -> None:
     assert exceeding({"products": Level.READ}, held) == []
 
 
+def test_a_founding_key_holds_the_whole_grantable_catalog_and_a_partner_key_only_orgs() -> None:
+    everything = DEMO.catalog.everything()
+    assert everything["products"] == Level.WRITE and everything["customers"] == Level.READ
+    assert everything["keys"] == Level.WRITE and "orgs" not in everything
+    assert DEMO.catalog.partner_permissions() == {"orgs": Level.WRITE}
+
+
 def test_policy_routes_name_only_what_the_key_grants() -> None:
-    routes = set(granted_routes({"products": Level.READ, "keys": Level.WRITE}))
-    assert ("GET", "/products/*") in routes
-    assert ("POST", "/products") not in routes
-    assert ("DELETE", "/v1/keys/*") in routes
-    assert all(method != "*" for method, _ in routes)
-    assert ("GET", "/v1/me") in routes
-    assert not any(path.startswith("/orders") for _, path in routes)
-    assert ("POST", "/licenses/*/verify") not in routes
+    routes = rules.policy_routes({"products": Level.READ, "keys": Level.WRITE})
+    assert ("GET", "/products/*") in routes.allow
+    assert ("GET", "/v1/products/*") in routes.allow  # versions default to v1
+    assert ("POST", "/products") not in routes.allow
+    assert ("DELETE", "/v1/keys/*") in routes.allow
+    assert ("GET", "/v1/me") in routes.allow
+    assert not any(path.startswith("/orders") for _, path in routes.allow)
+    assert ("POST", "/licenses/*/verify") in routes.deny  # a route rule the key does not meet
 
 
-def test_licenses_read_grants_the_verify_route() -> None:
-    assert ("POST", "/licenses/*/verify") in granted_routes({"licenses": Level.READ})
+# A provider's file exercising every kind of route rule, with the versions a cached policy names.
+PROVIDER = parse_configuration(
+    {
+        "versions": ["v1"],
+        "permissions": {"invoices": "write", "customers": "read", "reports": "read"},
+        "routes": [
+            {"method": "POST", "path": "/invoices/{id}/send", "permission": "invoices:read"},  # looser
+            {"method": "GET", "path": "/invoices/{id}/pdf", "permission": "invoices:write"},  # stricter
+            {"method": "ANY", "path": "/reports/{tenant}/{rest+}", "permission": "customers:read"},
+            {"method": "GET", "path": "/{tenant}/summary", "permission": "reports:read"},
+            {"method": "GET", "path": "/status", "public": True},
+        ],
+    },
+    "provider.toml",
+)
+SEGMENTS = ["invoices", "reports", "v1", "keys", "send", "pdf", "summary", ""]
+PROBES = sorted(
+    {"/" + "/".join(parts) for length in range(1, 5) for parts in itertools.product(SEGMENTS, repeat=length)}
+)
+HELD_SETS = [
+    {},
+    {"invoices": Level.READ},
+    {"invoices": Level.WRITE},
+    {"customers": Level.READ},
+    {"reports": Level.READ},
+    {"invoices": Level.READ, "customers": Level.READ, "keys": Level.READ},
+    {"invoices": Level.WRITE, "customers": Level.READ, "reports": Level.READ, "keys": Level.WRITE},
+]
 
 
-def _policy_for(held: dict[str, Level]) -> dict[str, object]:
-    response = APIGatewayAuthorizerResponse("key_x", "us-east-1", "123456789012", "api", "stage")
-    for method, path in granted_routes(held):
-        response.allow_route(http_method=method, resource=path)
-    return response.asdict()
+STAGE_ARN = "arn:aws:execute-api:us-east-1:123456789012:api/stage"
 
 
-PROBE_PATHS = [
-    f"{prefix}/{resource}{suffix}"
-    for resource in [*DEFAULT_CATALOG, "unknown"]
-    for prefix in ("", "/v1")
-    for suffix in ("", "/id_1", "/id_1/verify", "/id_1/retry")
-] + ["/v1/me", "/", "/v1"]
+def _cacheable_policy(access: AccessRules, held: dict[str, Level]) -> dict[str, object]:
+    return {"principalId": "key_x", "policyDocument": access.policy_routes(held).document(STAGE_ARN)}
 
 
-@pytest.mark.parametrize("level", [Level.READ, Level.WRITE])
-@pytest.mark.parametrize("resource", sorted(DEFAULT_CATALOG))
-def test_policy_allows_exactly_what_the_route_rules_allow(resource: str, level: Level) -> None:
-    """granted_routes (what API Gateway enforces) and required_permission (the rule) never disagree."""
-    if level > DEFAULT_CATALOG[resource]:
-        return
-    held = {resource: level}
-    policy = _policy_for(held)
-    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
-        for path in PROBE_PATHS:
-            arn = f"arn:aws:execute-api:us-east-1:123456789012:api/stage/{method}{path}"
-            # Each resource lives at one place: Gatekey's own under /v1, the store's at the root.
-            served_here = path.startswith("/v1") == (resource in GATEKEY_RESOURCES) or path == "/v1/me"
-            expected = is_allowed(held, method, path) and served_here
-            assert policy_allows(policy, arn) == expected, (method, path)
+def _arn(method: str, path: str) -> str:
+    return f"{STAGE_ARN}/{method}{path}"
+
+
+@pytest.mark.parametrize("held", HELD_SETS, ids=lambda held: ",".join(f"{r}:{v.label}" for r, v in held.items()))
+def test_a_cacheable_policy_never_allows_what_the_route_rule_refuses(held: dict[str, Level]) -> None:
+    """Over 8^4 paths and every method: IAM's wildcards are wider than `{name}`, the Deny statements close that."""
+    policy = _cacheable_policy(PROVIDER.access, held)
+    over = [
+        (method, path)
+        for method in HTTP_METHODS
+        for path in PROBES
+        if policy_allows(policy, _arn(method, path)) and not PROVIDER.access.allows(held, method, path)
+    ]
+    assert over == []
+
+
+@pytest.mark.parametrize(
+    ("held", "method", "path"),
+    [
+        ({"invoices": Level.READ}, "GET", "/invoices"),
+        ({"invoices": Level.READ}, "HEAD", "/v1/invoices/inv_1"),
+        ({"invoices": Level.READ}, "POST", "/invoices/inv_1/send"),
+        ({"invoices": Level.WRITE}, "GET", "/invoices/inv_1/pdf"),
+        ({"invoices": Level.WRITE}, "POST", "/invoices/inv_1/a/send"),
+        ({"customers": Level.READ}, "DELETE", "/reports/acme/2026/q1"),
+        ({"reports": Level.READ}, "GET", "/acme/summary"),
+        ({"keys": Level.READ}, "GET", "/v1/keys/key_1"),
+        ({}, "GET", "/v1/me"),
+    ],
+)
+def test_a_cacheable_policy_allows_the_routes_the_key_is_granted(
+    held: dict[str, Level], method: str, path: str
+) -> None:
+    assert PROVIDER.access.allows(held, method, path)
+    assert policy_allows(_cacheable_policy(PROVIDER.access, held), _arn(method, path))
+
+
+@pytest.mark.parametrize(
+    ("held", "method", "path"),
+    [
+        ({"invoices": Level.READ}, "POST", "/invoices/inv_1"),
+        ({"invoices": Level.READ}, "POST", "/invoices/inv_1/a/send"),  # {id} spans two segments: default rule
+        ({"invoices": Level.READ}, "POST", "/invoices//send"),
+        ({"invoices": Level.READ}, "GET", "/invoices/inv_1/pdf"),  # the stricter route rule
+        ({"reports": Level.READ}, "GET", "/customers/c_1/summary"),
+        ({"customers": Level.READ}, "GET", "/reports/acme/"),
+        ({"reports": Level.READ}, "GET", "/v1/keys/summary"),
+        ({"invoices": Level.WRITE}, "GET", "/status"),  # public: the authorizer is not even asked
+    ],
+)
+def test_the_route_rule_refuses(held: dict[str, Level], method: str, path: str) -> None:
+    assert not PROVIDER.access.allows(held, method, path)
+    assert not policy_allows(_cacheable_policy(PROVIDER.access, held), _arn(method, path))
+
+
+def test_the_demo_store_policy_never_allows_what_the_rule_refuses() -> None:
+    held = DEMO.catalog.everything()
+    policy = _cacheable_policy(rules, held)
+    paths = [f"/{a}/{b}/{c}" for a, b, c in itertools.product(["v1", "products", "licenses", "keys", "x"], repeat=3)]
+    for method in HTTP_METHODS:
+        for path in ["/products", "/v1/keys", *paths]:
+            if policy_allows(policy, _arn(method, path)):
+                assert rules.allows(held, method, path), (method, path)

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gatekey.api import connections, events, keys, logs, me, orgs, users, webhooks
+from gatekey.api import connections, events, keys, logs, me, orgs, permissions, users, webhooks
 from gatekey.api.errors import error_body, register_error_handlers
 from gatekey.api.idempotency import invalid_key_response, is_valid_idempotency_key, resolve_once
 from gatekey.body_integrity import UNSIGNED_BODY_RESPONSE, body_matches_signature
@@ -25,6 +25,7 @@ app.include_router(users.router, prefix="/v1")
 app.include_router(orgs.router, prefix="/v1")
 app.include_router(webhooks.router, prefix="/v1")
 app.include_router(events.router, prefix="/v1")
+app.include_router(permissions.router, prefix="/v1")
 
 
 @app.get("/health", include_in_schema=False)

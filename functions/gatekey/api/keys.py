@@ -7,13 +7,20 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from gatekey.api.models import CreateKeyIn, KeyListOut, KeyOut, KeyWithSecretOut, RotateKeyIn, UpdateKeyIn
+from gatekey.api.models import (
+    CreateKeyIn,
+    KeyListOut,
+    KeyOut,
+    KeyWithSecretOut,
+    RotateKeyIn,
+    UpdateKeyIn,
+    parse_permissions,
+)
 from gatekey.api.pagination import decode_cursor, encode_cursor
 from gatekey.api.services import current_caller, key_lifecycle
 from gatekey.domain.api_keys import ApiKey
 from gatekey.domain.clock import utc_now
 from gatekey.domain.key_lifecycle import KeyChanges
-from gatekey.domain.permissions import parse_permissions
 from gatekey.storage.keys_repository import KeyFilter
 
 router = Router()

@@ -16,16 +16,14 @@ from pydantic import (
     field_validator,
 )
 
+from gatekey.configuration import active_configuration
 from gatekey.domain.api_keys import ApiKey, KeyType, RotationPolicy, normalize_cidrs
 from gatekey.domain.clock import to_iso
 from gatekey.domain.connections import Connection
 from gatekey.domain.directory import Organisation, Role, User
 from gatekey.domain.events import DomainEvent
 from gatekey.domain.key_lifecycle import NewKey
-from gatekey.domain.permissions import (
-    InvalidPermissionsError,
-    parse_permissions,
-)
+from gatekey.domain.permissions import InvalidPermissionsError, Permissions, Resource
 from gatekey.domain.request_logs import LogEntry
 from gatekey.domain.users import NewUser
 from gatekey.domain.views import connection_view, key_view, user_view
@@ -48,6 +46,11 @@ class RotationIn(RequestBody):
 
     def to_policy(self) -> RotationPolicy:
         return RotationPolicy(self.interval_days, self.grace_period_seconds)
+
+
+def parse_permissions(raw: dict[str, LevelName]) -> Permissions:
+    """Permissions checked against the catalog this deployment is configured with."""
+    return active_configuration().catalog.parse(raw)
 
 
 def _validated_permissions(value: dict[str, LevelName] | None) -> dict[str, LevelName] | None:
@@ -353,6 +356,20 @@ class EventOut(BaseModel):
     @classmethod
     def of(cls, event: DomainEvent) -> EventOut:
         return cls.model_validate(event.envelope())
+
+
+class PermissionOut(BaseModel):
+    resource: str
+    max_level: LevelName = Field(description="The highest level a key may hold on it; write includes read")
+    description: str
+
+    @classmethod
+    def of(cls, resource: Resource) -> PermissionOut:
+        return cls(resource=resource.name, max_level=resource.max_level.label, description=resource.description)
+
+
+class PermissionListOut(BaseModel):
+    data: list[PermissionOut]
 
 
 class EventListOut(BaseModel):

@@ -9,6 +9,7 @@ from functools import lru_cache
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from gatekey.configuration import GatekeyConfiguration, active_configuration
 from gatekey.domain.connection_management import ConnectionService
 from gatekey.domain.errors import ForbiddenError
 from gatekey.domain.events import EventHistory, EventPublisher
@@ -42,6 +43,11 @@ from gatekey.storage.webhooks_repository import WebhooksRepository
 @lru_cache(maxsize=1)
 def settings() -> StageSettings:
     return StageSettings.from_environment()
+
+
+def configuration() -> GatekeyConfiguration:
+    """The provider's catalog and route rules, as this function was deployed with them."""
+    return active_configuration()
 
 
 @lru_cache(maxsize=1)
@@ -89,6 +95,7 @@ def key_lifecycle() -> KeyLifecycle:
         KmsSecretVault(),
         directory=directory(),
         events=event_publisher(),
+        catalog=configuration().catalog,
         # A cached authorizer answer is keyed on the Authorization header, which signed requests lack.
         hmac_enabled=stage.authorizer_cache_ttl_seconds == 0,
     )

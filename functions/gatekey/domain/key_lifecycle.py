@@ -13,7 +13,7 @@ from gatekey.domain.errors import ConflictError, ForbiddenError, InvalidRequestE
 from gatekey.domain.events import EventPublisher, EventType, new_event
 from gatekey.domain.hashing import SecretVerifier
 from gatekey.domain.ids import mention
-from gatekey.domain.permissions import DEFAULT_CATALOG, PARTNER_ONLY_CATALOG, Level, Permissions, exceeding, grants
+from gatekey.domain.permissions import Catalog, Level, Permissions, exceeding, grants
 from gatekey.domain.tokens import Token, display_hint, new_token
 from gatekey.domain.views import key_view
 from gatekey.storage.directory_repository import DirectoryRepository
@@ -98,12 +98,14 @@ class KeyLifecycle:
         *,
         directory: DirectoryRepository,
         events: EventPublisher,
+        catalog: Catalog,
         hmac_enabled: bool = True,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._keys = keys
         self._directory = directory
         self._events = events
+        self._catalog = catalog
         self._verifier = verifier
         self._token_prefix = token_prefix
         self._vault = vault
@@ -137,14 +139,15 @@ class KeyLifecycle:
         return self._mint(caller.org_id, replace(request, user_id=user_id), created_by=caller.user_id or caller.key_id)
 
     def create_for_customer(self, org_id: str, user_id: str, request: NewKey, created_by: str) -> tuple[ApiKey, Token]:
-        """A personal key a partner mints for a user of an org it created (the partner checked that)."""
+        """A personal key a partner mints for a user of an org it created (the partner checked that): it may grant
+        anything of the catalog but the partner-only resources, which it holds, for it owns those orgs."""
         permissions = request.permissions or {}
-        self._check_grantable_from(permissions, DEFAULT_CATALOG)
+        self._check_grantable_from(permissions, self._catalog.everything())
         return self._mint(org_id, replace(request, type="personal", user_id=user_id), created_by=created_by)
 
     def create_partner_key(self, org_id: str, label: str, created_by: str) -> tuple[ApiKey, Token]:
         """The key a partner acts with: `orgs` and nothing else (only bootstrapping creates one)."""
-        request = NewKey(label=label, type="partner", permissions=dict(PARTNER_ONLY_CATALOG))
+        request = NewKey(label=label, type="partner", permissions=self._catalog.partner_permissions())
         return self._mint(org_id, request, created_by=created_by)
 
     def _mint(self, org_id: str, request: NewKey, created_by: str) -> tuple[ApiKey, Token]:

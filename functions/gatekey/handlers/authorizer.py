@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from gatekey.configuration import active_configuration
 from gatekey.domain.authentication import (
     AccessDenied,
     Authenticated,
@@ -23,7 +24,7 @@ from gatekey.domain.authentication import (
     UnsealedSecrets,
 )
 from gatekey.domain.hashing import SecretVerifier, password_hasher
-from gatekey.domain.permissions import Level, granted_routes, render_permissions
+from gatekey.domain.permissions import Level, render_permissions
 from gatekey.domain.signing import decoded_query
 from gatekey.settings import StageSettings
 from gatekey.storage import aws
@@ -36,6 +37,7 @@ from gatekey.storage.tables import CONNECTIONS_TABLE, DIRECTORY_TABLE, KEYS_TABL
 logger = Logger()
 metrics = Metrics()
 settings = StageSettings.from_environment()
+access = active_configuration().access
 aws.dynamodb_client()  # created during init, which Lambda runs before the first request arrives
 authenticator = Authenticator(
     KeysRepository(KEYS_TABLE.name(), DIRECTORY_TABLE.name()),
@@ -64,18 +66,32 @@ def _response(
 
 
 @lru_cache(maxsize=1024)
-def _granted_policy(permissions: str, region: str, account_id: str, api_id: str, stage: str) -> dict[str, Any]:
-    """The policy document allowing what `permissions` grant on this API stage.
+def _cacheable_policy(permissions: str, stage_arn: str) -> dict[str, Any]:
+    """The policy a cached answer carries: every route `permissions` grant on this API stage, and no other.
 
     It depends on nothing else, so it is built once per distinct permission set rather than on every
-    request (an all-permissions key names 146 routes). Callers must not mutate the returned document.
+    request. Callers must not mutate the returned document.
     """
-    response = APIGatewayAuthorizerResponse("policy", region, account_id, api_id, stage)
     held = {resource: Level.parse(level) for resource, level in json.loads(permissions).items()}
-    for method, path in granted_routes(held):
-        response.allow_route(http_method=method, resource=path)
-    document: dict[str, Any] = response.asdict()["policyDocument"]
-    return document
+    return access.policy_routes(held).document(stage_arn)
+
+
+def allowing_policy(event: APIGatewayAuthorizerRequestEvent, permissions: str) -> dict[str, Any]:
+    """The policy for a request the route rule allows.
+
+    Without caching, API Gateway applies it to this request only: it allows exactly its method ARN. A cached
+    answer is reused for the key's other requests, so it names every route the permissions grant, plus this
+    request's ARN unless the path holds IAM wildcard characters.
+    """
+    arn = event.parsed_arn
+    this_request = {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [arn.arn]}
+    if settings.authorizer_cache_ttl_seconds == 0:
+        return {"Version": "2012-10-17", "Statement": [this_request]}
+    stage_arn = f"arn:{arn.partition}:execute-api:{arn.region}:{arn.aws_account_id}:{arn.api_id}/{arn.stage}"
+    cacheable = _cacheable_policy(permissions, stage_arn)
+    if "*" in arn.resource or "?" in arn.resource:
+        return cacheable
+    return {**cacheable, "Statement": [this_request, *cacheable["Statement"]]}
 
 
 def authorizer_context(caller: Authenticated) -> dict[str, str]:
@@ -89,9 +105,9 @@ def authorizer_context(caller: Authenticated) -> dict[str, str]:
         "authMode": key.auth_mode,
         "permissions": json.dumps(render_permissions(key.permissions), separators=(",", ":")),
         "connectionId": caller.connection_id or "",
+        # Always present (empty for Bearer), so an HTTP integration's header mapping of it always resolves.
+        "contentSha256": caller.content_sha256 or "",
     }
-    if caller.content_sha256:
-        context["contentSha256"] = caller.content_sha256
     return context
 
 
@@ -110,7 +126,7 @@ def presented_request(event: APIGatewayAuthorizerRequestEvent) -> PresentedReque
 
 
 def authorize(event: APIGatewayAuthorizerRequestEvent) -> dict[str, Any]:
-    """Allow exactly the routes the key's permissions grant: API Gateway may cache this policy for others."""
+    """Allow the request if the route rule lets the key make it (DESIGN §5); 401 and 403 otherwise."""
     try:
         caller = authenticator.authenticate(presented_request(event))
     except AccessDenied as denial:
@@ -123,9 +139,15 @@ def authorize(event: APIGatewayAuthorizerRequestEvent) -> dict[str, Any]:
     key = caller.key
     context = authorizer_context(caller)
     arn = event.parsed_arn
-    policy = _granted_policy(context["permissions"], arn.region, arn.aws_account_id, arn.api_id, arn.stage)
+    if not access.allows(key.permissions, arn.http_method or "", "/" + arn.resource):
+        logger.info("request denied", extra={"reason": "route_not_granted", "key_id": key.key_id})
+        metrics.add_metric(name="Denied_route_not_granted", unit=MetricUnit.Count, value=1)
+        response = _response(event, key.key_id, context)
+        response.deny_all_routes()
+        return response.asdict()
     logger.info("request authenticated", extra={"key_id": key.key_id, "org_id": key.org_id})
     metrics.add_metric(name="Authenticated", unit=MetricUnit.Count, value=1)
+    policy = allowing_policy(event, context["permissions"])
     return {"principalId": key.key_id, "policyDocument": policy, "context": context}
 
 

@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey.body_integrity import require_signed_body
-from gatekey.domain.permissions import DEFAULT_CATALOG, STORE_RESOURCES, Level
+from gatekey.configuration import load_configuration
+from gatekey.domain.permissions import Level, Resource
 
 logger = Logger()
 app = APIGatewayRestResolver()
@@ -32,10 +33,11 @@ def _answer(resource: str, action: str, status: int = 200, item_id: str | None =
     )
 
 
-def _register(resource: str) -> None:
+def _register(store_resource: Resource) -> None:
+    resource = store_resource.name
     app.get(f"/{resource}")(lambda: _answer(resource, "list"))
     app.get(f"/{resource}/<item_id>")(lambda item_id: _answer(resource, "read", item_id=item_id))
-    if DEFAULT_CATALOG[resource] >= Level.WRITE:
+    if store_resource.max_level >= Level.WRITE:
         app.post(f"/{resource}")(lambda: _answer(resource, "create", status=201))
         for method in ("PUT", "PATCH", "DELETE"):
             action = method.lower()
@@ -44,7 +46,8 @@ def _register(resource: str) -> None:
             )
 
 
-for store_resource in STORE_RESOURCES:
+# The store serves the resources of its own catalog (handlers/store_demo.toml), whatever the deployment's.
+for store_resource in load_configuration().catalog.provider_resources:
     _register(store_resource)
 app.post("/licenses/<item_id>/verify")(lambda item_id: _answer("licenses", "verify", item_id=item_id))
 app.post("/orders/<item_id>/retry")(lambda item_id: _answer("orders", "retry", item_id=item_id))

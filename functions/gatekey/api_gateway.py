@@ -57,6 +57,20 @@ ROUTES: tuple[GatewayRoute, ...] = (
     GatewayRoute("/{proxy+}", "ANY", STORE_DEMO, authorized=True),
 )
 
+# DESIGN §11: what an HTTP backend learns of the caller, header name -> the authorizer context key it comes
+# from. The integration (CDK) or the local gateway sets them; whatever a client sent under these names is
+# dropped first, and an empty value is sent empty.
+CALLER_HEADERS: dict[str, str] = {
+    "Gatekey-Key-Id": "keyId",
+    "Gatekey-Org-Id": "orgId",
+    "Gatekey-User-Id": "userId",
+    "Gatekey-Key-Type": "keyType",
+    "Gatekey-Auth-Mode": "authMode",
+    "Gatekey-Permissions": "permissions",
+    "Gatekey-Connection-Id": "connectionId",
+    "Gatekey-Content-SHA256": "contentSha256",
+}
+
 # Headers API Gateway's REQUEST authorizer cache is keyed on when its TTL is above 0.
 AUTHORIZER_CACHE_IDENTITY_SOURCES = ("method.request.header.Authorization", "context.identity.sourceIp")
 

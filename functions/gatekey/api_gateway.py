@@ -29,14 +29,16 @@ SCHEDULER = LambdaFunction(
 WEBHOOK_DELIVERY = LambdaFunction(
     "webhooks", "gatekey.handlers.webhooks.lambda_handler", "Gatekey webhook delivery (EventBridge)"
 )
-FUNCTIONS: tuple[LambdaFunction, ...] = (
+# What Gatekey deploys (the CDK construct) in front of any provider's API.
+GATEKEY_FUNCTIONS: tuple[LambdaFunction, ...] = (
     AUTHORIZER,
     MANAGEMENT_API,
-    STORE_DEMO,
     LOG_INGEST,
     SCHEDULER,
     WEBHOOK_DELIVERY,
 )
+# Gatekey's functions and the demo store: what Gatekey's own stack and `gatekey serve` run.
+FUNCTIONS: tuple[LambdaFunction, ...] = (*GATEKEY_FUNCTIONS, STORE_DEMO)
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,16 @@ class GatewayRoute:
     authorized: bool
 
 
-# API Gateway matches the most specific resource first: the literal paths win over `{proxy+}`.
-ROUTES: tuple[GatewayRoute, ...] = (
+# Gatekey's own API. API Gateway matches the most specific resource first: the literal paths win over `{proxy+}`.
+GATEKEY_ROUTES: tuple[GatewayRoute, ...] = (
     GatewayRoute("/health", "GET", MANAGEMENT_API, authorized=False),
     GatewayRoute("/v1/openapi.json", "GET", MANAGEMENT_API, authorized=False),
     GatewayRoute("/v1/{proxy+}", "ANY", MANAGEMENT_API, authorized=True),
-    GatewayRoute("/{proxy+}", "ANY", STORE_DEMO, authorized=True),
 )
+# The API Gatekey protects, when it is the demo store: every other path.
+STORE_DEMO_ROUTE = GatewayRoute("/{proxy+}", "ANY", STORE_DEMO, authorized=True)
+# What the local gateway serves on one port: Gatekey's API and, outside it, the protected one.
+ROUTES: tuple[GatewayRoute, ...] = (*GATEKEY_ROUTES, STORE_DEMO_ROUTE)
 
 # DESIGN §11: what an HTTP backend learns of the caller, header name -> the authorizer context key it comes
 # from. The integration (CDK) or the local gateway sets them; whatever a client sent under these names is

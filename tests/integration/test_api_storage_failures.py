@@ -41,8 +41,8 @@ def test_directory_outage_on_me_is_503(lifecycle: KeyLifecycle, admin: Caller, m
 def test_idempotency_store_outage_is_503_and_creates_nothing(
     lifecycle: KeyLifecycle, admin: Caller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from gatekey.domain.api_keys import KeyFilter
     from gatekey.handlers import api
-    from gatekey.storage.keys_repository import KeyFilter
 
     def failing_put(**_: Any) -> None:
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "PutItem")

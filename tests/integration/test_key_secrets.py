@@ -119,6 +119,6 @@ def test_hmac_keys_are_refused_where_authorizer_results_are_cached(lifecycle: Ke
 
 
 def _no_filter() -> Any:
-    from gatekey.storage.keys_repository import KeyFilter
+    from gatekey.domain.api_keys import KeyFilter
 
     return KeyFilter()

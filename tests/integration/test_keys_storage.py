@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from gatekey.domain.api_keys import KeyFilter
 from gatekey.domain.clock import utc_now
 from gatekey.domain.directory import Organisation, User
 from gatekey.domain.errors import ForbiddenError, InvalidRequestError, KeyLimitReachedError, NotFoundError
@@ -14,7 +15,7 @@ from gatekey.domain.ids import new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
 from gatekey.domain.permissions import Level
 from gatekey.storage.directory_repository import DirectoryRepository
-from gatekey.storage.keys_repository import KeyFilter, KeysRepository
+from gatekey.storage.keys_repository import KeysRepository
 from gatekey.storage.sealing import KmsSecretVault
 
 

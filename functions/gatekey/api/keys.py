@@ -18,10 +18,9 @@ from gatekey.api.models import (
 )
 from gatekey.api.pagination import decode_cursor, encode_cursor
 from gatekey.api.services import current_caller, key_lifecycle
-from gatekey.domain.api_keys import ApiKey
+from gatekey.domain.api_keys import ApiKey, KeyFilter
 from gatekey.domain.clock import utc_now
 from gatekey.domain.key_lifecycle import KeyChanges
-from gatekey.storage.keys_repository import KeyFilter
 
 router = Router()
 KeyId = Annotated[str, Path(description="The key's id, `key_…`")]

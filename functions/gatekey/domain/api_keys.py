@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -124,6 +125,54 @@ class ApiKey:
         except ValueError:
             return False
         return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in self.ip_allowlist)
+
+
+@dataclass(frozen=True)
+class KeyFilter:
+    """Filters of `GET /v1/keys`."""
+
+    type: str | None = None
+    status: KeyStatus | None = None
+    user_id: str | None = None
+
+
+class KeyStore(Protocol):
+    """Where keys are kept (storage/keys_repository.py): what the domain asks of it."""
+
+    def get(self, key_id: str) -> ApiKey | None:
+        """A strongly consistent read by id: the authorizer's one read."""
+
+    def get_in_org(self, org_id: str, key_id: str) -> ApiKey:
+        """The org's key; raises NotFoundError for a key of another org, like for a missing one."""
+
+    def create(self, key: ApiKey) -> None:
+        """Atomically with the org's key count; raises KeyLimitReachedError at the limit."""
+
+    def save(self, key: ApiKey, read_secret_version: int) -> None:
+        """Raises ConflictError if a rotation changed the key since it was read at `read_secret_version`."""
+
+    def revoke(self, key: ApiKey, revoked_at: datetime) -> None: ...
+
+    def delete(self, key: ApiKey) -> None: ...
+
+    def record_use(self, key_id: str, used_at: datetime) -> None:
+        """Moves last_used_at forward, never backwards."""
+
+    def note_use(self, key_id: str, used_at: datetime) -> None:
+        """Like record_use, but best effort: a failure is logged, not raised."""
+
+    def all_of_org(self, org_id: str, user_id: str | None = None) -> Iterator[ApiKey]: ...
+
+    def list_for_org(
+        self, org_id: str, key_filter: KeyFilter, now: datetime, limit: int, after: dict[str, str] | None
+    ) -> tuple[list[ApiKey], dict[str, str] | None]:
+        """Newest first: up to `limit` keys and the position to continue from (None at the end)."""
+
+    def due_for_schedule(self, now: datetime) -> Iterator[ApiKey]:
+        """Keys whose next scheduled work (rotation, notice, expiry) is due at `now`."""
+
+    def record_scheduled_change(self, before: ApiKey, after: ApiKey) -> bool:
+        """Store `after` unless the key changed since `before` was read; whether it was stored."""
 
 
 class SecretVault(Protocol):

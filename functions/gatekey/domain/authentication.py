@@ -7,20 +7,25 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from gatekey.domain import signing
-from gatekey.domain.api_keys import ApiKey, SecretVault
+from gatekey.domain.api_keys import ApiKey, KeyStore, SecretVault
 from gatekey.domain.clock import utc_now
-from gatekey.domain.connections import MalformedConnectionTokenError, connection_id_of
+from gatekey.domain.connections import ConnectionStore, MalformedConnectionTokenError, connection_id_of
 from gatekey.domain.hashing import SecretVerifier
 from gatekey.domain.tokens import MalformedTokenError, is_key_id, parse_token
-from gatekey.storage.connections_repository import ConnectionsRepository
-from gatekey.storage.keys_repository import KeysRepository
-from gatekey.storage.nonces_repository import NoncesRepository
 
 # last_used_at is written at most this often per key, so the warm path stays one read.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 CONNECTION_TOKEN_HEADER = "X-Connection-Token"  # noqa: S105 - the header's name, not a token
+
+
+class NonceStore(Protocol):
+    """Remembers each (key, nonce) of a signed request until the timestamp leaves the clock window."""
+
+    def accept_once(self, key_id: str, nonce: str, keep_until_epoch: int) -> bool:
+        """True the first time; False for a nonce the key used already (a replay)."""
 
 
 class Unauthenticated(Exception):
@@ -99,13 +104,13 @@ class UnsealedSecrets:
 class Authenticator:
     def __init__(
         self,
-        keys: KeysRepository,
+        keys: KeyStore,
         verifier: SecretVerifier,
         token_prefix: str,
         *,
         hmac_secrets: UnsealedSecrets,
-        nonces: NoncesRepository,
-        connections: ConnectionsRepository,
+        nonces: NonceStore,
+        connections: ConnectionStore,
         accept_connection_tokens: bool = True,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:

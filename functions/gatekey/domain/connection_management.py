@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gatekey.domain.clock import utc_now
-from gatekey.domain.connections import Connection, new_connection_token, token_sha256
+from gatekey.domain.connections import Connection, ConnectionStore, new_connection_token, token_sha256
 from gatekey.domain.errors import InvalidRequestError, NotFoundError
 from gatekey.domain.events import EventPublisher, new_event
 from gatekey.domain.ids import is_id, new_id
@@ -17,7 +17,6 @@ from gatekey.domain.views import connection_view
 
 if TYPE_CHECKING:
     from gatekey.domain.key_lifecycle import Caller
-    from gatekey.storage.connections_repository import ConnectionsRepository
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class ConnectionService:
 
     def __init__(
         self,
-        connections: ConnectionsRepository,
+        connections: ConnectionStore,
         *,
         events: EventPublisher,
         enabled: bool = True,

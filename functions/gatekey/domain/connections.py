@@ -8,6 +8,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from gatekey.domain.tokens import BASE62_ALPHABET, KEY_ID_LENGTH, random_base62
 
@@ -53,3 +54,21 @@ class Connection:
 
     def token_matches(self, token: str) -> bool:
         return hmac.compare_digest(self.token_sha256, token_sha256(token))
+
+
+class ConnectionStore(Protocol):
+    """Where connections are kept (storage/connections_repository.py): what the domain asks of it."""
+
+    def get(self, connection_id: str) -> Connection | None:
+        """A strongly consistent read by id: the authorizer's read of a connection token."""
+
+    def get_in_org(self, org_id: str, connection_id: str) -> Connection:
+        """The org's connection; raises NotFoundError for another org's, like for a missing one."""
+
+    def create(self, connection: Connection) -> None: ...
+
+    def delete_in_org(self, org_id: str, connection_id: str) -> Connection: ...
+
+    def list_for_org(
+        self, org_id: str, limit: int, after: dict[str, str] | None
+    ) -> tuple[list[Connection], dict[str, str] | None]: ...

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 Role = Literal["admin", "member"]
 
@@ -26,3 +27,36 @@ class User:
     name: str
     role: Role
     created_at: datetime
+
+
+class Directory(Protocol):
+    """Where orgs and users are kept (storage/directory_repository.py): what the domain asks of it."""
+
+    def create_org(self, org: Organisation) -> None: ...
+
+    def get_org(self, org_id: str, *, including_deleted: bool = False) -> Organisation | None: ...
+
+    def list_partner_orgs(
+        self, partner_id: str, limit: int, after: dict[str, str] | None
+    ) -> tuple[list[Organisation], dict[str, str] | None]: ...
+
+    def mark_org_deleted(self, org_id: str, at: datetime) -> None:
+        """From now on no key or user can join the org."""
+
+    def delete_org(self, org_id: str) -> None: ...
+
+    def create_user(self, user: User) -> None:
+        """Raises ConflictError when the email is taken in the org (ignoring case)."""
+
+    def get_user(self, org_id: str, user_id: str, *, including_deleted: bool = False) -> User | None: ...
+
+    def list_users(
+        self, org_id: str, limit: int, after: dict[str, str] | None
+    ) -> tuple[list[User], dict[str, str] | None]: ...
+
+    def all_users(self, org_id: str) -> Iterator[User]: ...
+
+    def mark_user_deleted(self, user: User, at: datetime) -> None:
+        """From now on no key can be created for the user."""
+
+    def delete_user(self, user: User) -> None: ...

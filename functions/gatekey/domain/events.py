@@ -21,8 +21,6 @@ from gatekey.domain.tokens import BASE62_ALPHABET, KEY_ID_LENGTH
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from gatekey.storage.events_repository import EventsRepository
-
 logger = logging.getLogger(__name__)
 
 EventType = Literal[
@@ -121,9 +119,14 @@ def event_secret_context(event: DomainEvent) -> dict[str, str]:
 
 
 class EventJournal(Protocol):
-    """Keeps events for `GET /v1/events` until `expires_at`."""
+    """Keeps events for `GET /v1/events` until `expires_at` (storage/events_repository.py)."""
 
     def record(self, event: DomainEvent, expires_at: datetime) -> None: ...
+
+    def list_for_org(
+        self, org_id: str, since: datetime, event_type: str | None, limit: int, after: dict[str, str] | None
+    ) -> tuple[list[DomainEvent], dict[str, str] | None]:
+        """The org's events recorded at or after `since`, newest first."""
 
 
 class EventBus(Protocol):
@@ -175,7 +178,7 @@ class EventHistory:
     """`GET /v1/events`: an org's events, newest first, never older than the retention (DynamoDB's TTL deletes
     late, so reads filter for themselves)."""
 
-    def __init__(self, events: EventsRepository, retention: timedelta, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, events: EventJournal, retention: timedelta, clock: Callable[[], datetime] = utc_now) -> None:
         self._events = events
         self._retention = retention
         self._clock = clock

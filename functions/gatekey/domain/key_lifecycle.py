@@ -7,8 +7,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from gatekey.domain.api_keys import ApiKey, AuthMode, KeyType, RotationPolicy, SecretVault
+from gatekey.domain.api_keys import ApiKey, AuthMode, KeyFilter, KeyStore, KeyType, RotationPolicy, SecretVault
 from gatekey.domain.clock import utc_now
+from gatekey.domain.directory import Directory
 from gatekey.domain.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from gatekey.domain.events import EventPublisher, EventType, new_event
 from gatekey.domain.hashing import SecretVerifier
@@ -16,8 +17,6 @@ from gatekey.domain.ids import mention
 from gatekey.domain.permissions import Catalog, Level, Permissions, exceeding, grants
 from gatekey.domain.tokens import Token, display_hint, new_token
 from gatekey.domain.views import key_view
-from gatekey.storage.directory_repository import DirectoryRepository
-from gatekey.storage.keys_repository import KeyFilter, KeysRepository
 
 MAX_GRACE_PERIOD = timedelta(days=7)
 
@@ -40,7 +39,7 @@ class Caller:
 Standing = Literal["admin", "integration", "member", "partner"]
 
 
-def standing_of(caller: Caller, directory: DirectoryRepository) -> Standing:
+def standing_of(caller: Caller, directory: Directory) -> Standing:
     if caller.key_type == "partner":
         return "partner"
     if caller.key_type == "main":
@@ -91,12 +90,12 @@ class Page:
 class KeyLifecycle:
     def __init__(
         self,
-        keys: KeysRepository,
+        keys: KeyStore,
         verifier: SecretVerifier,
         token_prefix: str,
         vault: SecretVault,
         *,
-        directory: DirectoryRepository,
+        directory: Directory,
         events: EventPublisher,
         catalog: Catalog,
         hmac_enabled: bool = True,

@@ -11,20 +11,19 @@ from datetime import datetime
 
 from gatekey.domain.api_keys import ApiKey
 from gatekey.domain.clock import utc_now
-from gatekey.domain.directory import Organisation, User
+from gatekey.domain.directory import Directory, Organisation, User
 from gatekey.domain.errors import ForbiddenError, NotFoundError
 from gatekey.domain.ids import mention, new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
 from gatekey.domain.tokens import Token
 from gatekey.domain.users import NewUser, UserAdministration
 from gatekey.domain.webhooks import WebhookRegistry
-from gatekey.storage.directory_repository import DirectoryRepository
 
 
 class PartnerOrgs:
     def __init__(
         self,
-        directory: DirectoryRepository,
+        directory: Directory,
         users: UserAdministration,
         keys: KeyLifecycle,
         webhooks: WebhookRegistry,

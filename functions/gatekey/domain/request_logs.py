@@ -5,17 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import ValidationError
 
 from gatekey.access_log import AccessLogLine
+from gatekey.domain.api_keys import KeyStore
 from gatekey.domain.clock import utc_now
 from gatekey.domain.errors import InvalidRequestError
-
-if TYPE_CHECKING:
-    from gatekey.storage.keys_repository import KeysRepository
-    from gatekey.storage.request_logs_repository import RequestLogsRepository
 
 
 @dataclass(frozen=True)
@@ -41,6 +38,18 @@ class LogFilter:
     key_id: str | None = None
     status: int | None = None
     method: str | None = None
+
+
+class RequestLogStore(Protocol):
+    """Where request-log entries are kept (storage/request_logs_repository.py): what the domain asks of it."""
+
+    def write(self, entries: Iterable[LogEntry], retention: timedelta) -> None:
+        """Store each entry once (a delivery that arrives twice stores nothing new), expiring after `retention`."""
+
+    def list_for_org(
+        self, org_id: str, log_filter: LogFilter, limit: int, after: dict[str, str] | None
+    ) -> tuple[list[LogEntry], dict[str, str] | None]:
+        """Newest first."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ def entry_from_line(line: str) -> LogEntry | None:
 
 
 class RequestLogIngest:
-    def __init__(self, logs: RequestLogsRepository, keys: KeysRepository, retention: timedelta) -> None:
+    def __init__(self, logs: RequestLogStore, keys: KeyStore, retention: timedelta) -> None:
         self._logs = logs
         self._keys = keys
         self._retention = retention
@@ -107,9 +116,7 @@ class RequestLogIngest:
 
 
 class RequestLogReader:
-    def __init__(
-        self, logs: RequestLogsRepository, retention: timedelta, clock: Callable[[], datetime] = utc_now
-    ) -> None:
+    def __init__(self, logs: RequestLogStore, retention: timedelta, clock: Callable[[], datetime] = utc_now) -> None:
         self._logs = logs
         self._retention = retention
         self._clock = clock

@@ -11,13 +11,12 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gatekey.domain.api_keys import ApiKey
+from gatekey.domain.api_keys import ApiKey, KeyStore
 from gatekey.domain.clock import to_iso
 from gatekey.domain.errors import ConflictError, GatekeyError
 from gatekey.domain.events import EventPublisher, event_id_for, new_event
 from gatekey.domain.key_lifecycle import KeyLifecycle
 from gatekey.domain.views import key_view
-from gatekey.storage.keys_repository import KeysRepository
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ class ScheduleReport:
 
 
 class ScheduledWork:
-    def __init__(self, keys: KeysRepository, lifecycle: KeyLifecycle, events: EventPublisher) -> None:
+    def __init__(self, keys: KeyStore, lifecycle: KeyLifecycle, events: EventPublisher) -> None:
         self._keys = keys
         self._lifecycle = lifecycle
         self._events = events

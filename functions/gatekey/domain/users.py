@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gatekey.domain.clock import utc_now
-from gatekey.domain.directory import Role, User
+from gatekey.domain.directory import Directory, Role, User
 from gatekey.domain.errors import ForbiddenError, NotFoundError
 from gatekey.domain.events import EventPublisher, EventType, new_event
 from gatekey.domain.ids import mention, new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, admin_required, standing_of
 from gatekey.domain.views import user_view
-from gatekey.storage.directory_repository import DirectoryRepository
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class NewUser:
 class UserAdministration:
     def __init__(
         self,
-        directory: DirectoryRepository,
+        directory: Directory,
         keys: KeyLifecycle,
         *,
         events: EventPublisher,

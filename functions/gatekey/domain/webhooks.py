@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from gatekey.domain.clock import utc_now
 from gatekey.domain.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -16,7 +16,6 @@ from gatekey.domain.webhook_targets import Resolver, UnsafeWebhookUrlError, reso
 
 if TYPE_CHECKING:
     from gatekey.domain.key_lifecycle import Caller
-    from gatekey.storage.webhooks_repository import WebhooksRepository
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 SECRET_LENGTH = 32
@@ -54,6 +53,25 @@ def check_event_types(event_types: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(event_types))
 
 
+class WebhookStore(Protocol):
+    """Where webhooks are kept (storage/webhooks_repository.py): what the domain asks of it."""
+
+    def create(self, webhook: Webhook) -> None: ...
+
+    def get_in_org(self, org_id: str, webhook_id: str) -> Webhook:
+        """The org's webhook; raises NotFoundError for another org's, like for a missing one."""
+
+    def delete_in_org(self, org_id: str, webhook_id: str) -> Webhook: ...
+
+    def count_for_org(self, org_id: str) -> int: ...
+
+    def all_of_org(self, org_id: str) -> Iterator[Webhook]: ...
+
+    def list_for_org(
+        self, org_id: str, limit: int, after: dict[str, str] | None
+    ) -> tuple[list[Webhook], dict[str, str] | None]: ...
+
+
 @dataclass(frozen=True)
 class WebhookPage:
     webhooks: list[Webhook]
@@ -63,7 +81,7 @@ class WebhookPage:
 class WebhookRegistry:
     def __init__(
         self,
-        webhooks: WebhooksRepository,
+        webhooks: WebhookStore,
         sealer: Sealer,
         *,
         loopback_allowed: bool,

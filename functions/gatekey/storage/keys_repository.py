@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, cast
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gatekey.domain.api_keys import ApiKey, KeyStatus, RotationPolicy
+from gatekey.domain.api_keys import ApiKey, KeyFilter, RotationPolicy
 from gatekey.domain.clock import from_iso, to_iso
 from gatekey.domain.errors import ConflictError, KeyLimitReachedError, NotFoundError, StorageUnavailableError
 from gatekey.domain.ids import mention
@@ -105,13 +105,6 @@ def key_from_item(item: dict[str, Any]) -> ApiKey:
         expiry_notices_sent=tuple(int(days) for days in item.get("expiry_notices_sent", [])),
         marked_expired=item["status"] == "expired",
     )
-
-
-@dataclass(frozen=True)
-class KeyFilter:
-    type: str | None = None
-    status: KeyStatus | None = None
-    user_id: str | None = None
 
 
 def _filter_condition(key_filter: KeyFilter, now: datetime) -> ConditionBase | None:

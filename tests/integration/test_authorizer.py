@@ -136,3 +136,32 @@ def test_storage_failure_denies(
     result = invoke(authorizer, authorizer_event(token.value))
     assert isinstance(result, dict)
     assert allowed_resources(result) == []
+
+
+@pytest.mark.parametrize("separator", ["\x0b", "\x0c", "\t", " \t", "\x00"])
+def test_bearer_with_whitespace_other_than_spaces_is_401(
+    authorizer: Any, lifecycle: KeyLifecycle, admin: Caller, separator: str
+) -> None:
+    _, token = lifecycle.create(admin, NewKey(label="k", permissions={"products": Level.READ}))
+    event = authorizer_event(None)
+    event["headers"] = {"Authorization": f"Bearer{separator}{token.value}"}
+    assert invoke(authorizer, event) == "Unauthorized"
+
+
+@pytest.mark.parametrize("scheme", ["Bearer ", "bearer ", "BEARER   "])
+def test_bearer_scheme_in_any_case_with_one_or_more_spaces_is_accepted(
+    authorizer: Any, lifecycle: KeyLifecycle, admin: Caller, scheme: str
+) -> None:
+    _, token = lifecycle.create(admin, NewKey(label="k", permissions={"products": Level.READ}))
+    event = authorizer_event(None)
+    event["headers"] = {"Authorization": f"{scheme}{token.value}"}
+    assert allowed_resources(invoke(authorizer, event))
+
+
+def test_two_authorization_headers_are_401_even_when_one_is_valid(
+    authorizer: Any, lifecycle: KeyLifecycle, admin: Caller
+) -> None:
+    _, token = lifecycle.create(admin, NewKey(label="k", permissions={"products": Level.READ}))
+    event = authorizer_event(token.value)
+    event["multiValueHeaders"] = {"Authorization": ["Bearer gk_test_nonsense", f"Bearer {token.value}"]}
+    assert invoke(authorizer, event) == "Unauthorized"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,9 @@ from gatekey.domain.tokens import MalformedTokenError, is_key_id, parse_token
 # last_used_at is written at most this often per key, so the warm path stays one read.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 CONNECTION_TOKEN_HEADER = "X-Connection-Token"  # noqa: S105 - the header's name, not a token
+AUTHORIZATION_HEADER = "Authorization"
+# DESIGN §4: the scheme in any case, one or more spaces, the token; no other whitespace or control character.
+BEARER_CREDENTIALS = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([!-~]+)")
 
 
 class NonceStore(Protocol):
@@ -63,6 +67,12 @@ class PresentedRequest:
     query: Sequence[tuple[str, str]]  # decoded, every value of repeated parameters
     headers: Mapping[str, str]
     source_ip: str
+    # Every value of each header, as API Gateway's multiValueHeaders has them; a credential sent twice is refused.
+    header_values: Mapping[str, Sequence[str]] | None = None
+
+    def repeats(self, name: str) -> bool:
+        wanted = name.lower()
+        return sum(len(values) for key, values in (self.header_values or {}).items() if key.lower() == wanted) > 1
 
 
 @dataclass(frozen=True)
@@ -159,16 +169,18 @@ class Authenticator:
         by_name = {name.lower(): value for name, value in (request.headers or {}).items()}
         signed = {name: by_name.get(name.lower()) for name in signing.SIGNING_HEADERS}
         authorization = by_name.get("authorization")
+        if any(request.repeats(name) for name in (AUTHORIZATION_HEADER, *signing.SIGNING_HEADERS)):
+            raise Unauthenticated("repeated_credential_header")
         if any(signed.values()):
             if authorization:
                 raise Unauthenticated("both_bearer_and_hmac_credentials")
             return self.verify_hmac(request, signed)
         if not authorization:
             raise Unauthenticated("missing_credentials")
-        scheme, _, token_text = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token_text:
+        bearer = BEARER_CREDENTIALS.fullmatch(authorization)
+        if bearer is None:
             raise Unauthenticated("malformed_authorization_header")
-        return Authenticated(self.verify_bearer(token_text.strip(), request.source_ip))
+        return Authenticated(self.verify_bearer(bearer.group(1), request.source_ip))
 
     def verify_bearer(self, token_text: str, source_ip: str) -> ApiKey:
         try:

@@ -122,6 +122,7 @@ def presented_request(event: APIGatewayAuthorizerRequestEvent) -> PresentedReque
         query=decoded_query(multi_query),
         headers=event.headers,
         source_ip=event.request_context.identity.source_ip or "",
+        header_values=event.get("multiValueHeaders"),
     )
 
 

@@ -11,8 +11,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gatekey.api import connections, events, keys, logs, me, orgs, permissions, users, webhooks
 from gatekey.api.errors import error_body, register_error_handlers
 from gatekey.api.idempotency import invalid_key_response, is_valid_idempotency_key, resolve_once
+from gatekey.api.request_body import MalformedBodyError, canonical_request
 from gatekey.body_integrity import UNSIGNED_BODY_RESPONSE, body_matches_signature
 from gatekey.domain.authentication import header
+from gatekey.http_conventions import with_version, without_body
 from gatekey.settings import API_VERSION, SUPPORTED_API_VERSIONS
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -49,38 +51,30 @@ def _bad_request(code: str, message: str) -> dict[str, Any]:
     }
 
 
-def _sends_non_json_body(event: dict[str, Any]) -> bool:
-    """A body under another declared type (curl's default form encoding, say) is refused, not half-read."""
-    content_type = header(event.get("headers"), "Content-Type")
-    return (
-        bool(event.get("body")) and content_type is not None and not content_type.lower().startswith("application/json")
-    )
-
-
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Resolve one API Gateway proxy event, applying versioning and idempotency around the routes."""
+    """Resolve one API Gateway proxy event: versioning, the one body-parsing path, idempotency, then the routes."""
+    return with_version(_answer(event, context))
+
+
+def _answer(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = event.get("headers")
     requested_version = header(headers, "Gatekey-Version")
     idempotency_key = header(headers, "Idempotency-Key")
-    if not body_matches_signature(event):  # before idempotency: a tampered body must not be remembered
-        response = {**UNSIGNED_BODY_RESPONSE, "headers": dict(UNSIGNED_BODY_RESPONSE["headers"])}
-    elif requested_version is not None and requested_version not in SUPPORTED_API_VERSIONS:
+    if not body_matches_signature(event):  # on the raw body, and before idempotency: never remember a tampered one
+        return {**UNSIGNED_BODY_RESPONSE, "headers": dict(UNSIGNED_BODY_RESPONSE["headers"])}
+    if requested_version is not None and requested_version not in SUPPORTED_API_VERSIONS:
         supported = ", ".join(sorted(SUPPORTED_API_VERSIONS))
-        response = _bad_request(
+        return _bad_request(
             "unsupported_version", f"Gatekey-Version '{requested_version}' is unknown; use one of: {supported}"
         )
-    elif _sends_non_json_body(event):
-        response = _bad_request(
-            "unsupported_content_type", "send the body as JSON, with Content-Type: application/json"
-        )
-    elif idempotency_key is not None and event.get("httpMethod") == "POST":
-        if is_valid_idempotency_key(idempotency_key):
-            response = resolve_once(event, context, idempotency_key, app.resolve)
-        else:
-            response = invalid_key_response()
-    else:
-        response = app.resolve(event, context)
-    response.setdefault("headers", {})["Gatekey-Version"] = API_VERSION
-    if response.get("multiValueHeaders"):
-        response["multiValueHeaders"]["Gatekey-Version"] = [API_VERSION]
-    return response
+    try:
+        event = canonical_request(event)
+    except MalformedBodyError as error:
+        return _bad_request(error.code, error.message)
+    if event.get("httpMethod") == "HEAD":
+        return without_body(app.resolve({**event, "httpMethod": "GET"}, context))
+    if idempotency_key is not None and event.get("httpMethod") == "POST":
+        if not is_valid_idempotency_key(idempotency_key):
+            return invalid_key_response()
+        return resolve_once(event, context, idempotency_key, app.resolve)
+    return app.resolve(event, context)

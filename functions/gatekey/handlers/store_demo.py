@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from gatekey.api.errors import error_response
 from gatekey.body_integrity import require_signed_body
 from gatekey.configuration import load_configuration
 from gatekey.domain.permissions import Level, Resource
+from gatekey.http_conventions import with_version, without_body
 
 logger = Logger()
 app = APIGatewayRestResolver()
@@ -47,6 +50,11 @@ def _register(store_resource: Resource) -> None:
 
 
 # The store serves the resources of its own catalog (handlers/store_demo.toml), whatever the deployment's.
+@app.not_found
+def no_such_route(error: Exception) -> Response[str]:
+    return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route in the demo store")
+
+
 for store_resource in load_configuration().catalog.provider_resources:
     _register(store_resource)
 app.post("/licenses/<item_id>/verify")(lambda item_id: _answer("licenses", "verify", item_id=item_id))
@@ -55,4 +63,6 @@ app.post("/orders/<item_id>/retry")(lambda item_id: _answer("orders", "retry", i
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    if event.get("httpMethod") == "HEAD":  # every GET route also answers HEAD
+        return with_version(without_body(app.resolve({**event, "httpMethod": "GET"}, context)))
+    return with_version(app.resolve(event, context))

@@ -33,7 +33,7 @@ lint: $(INSTALLED)
 ## build: bundle the Lambda code into build/lambda without Docker (the CDK asset)
 build: $(LAMBDA_BUILD)
 
-$(LAMBDA_BUILD): $(INSTALLED) pyproject.toml $(shell find functions/gatekey -name '*.py' 2>/dev/null) infra/build_lambda.py
+$(LAMBDA_BUILD): $(INSTALLED) pyproject.toml $(shell find functions/gatekey -name "*.py" -o -name "*.toml" 2>/dev/null) infra/build_lambda.py
 	$(BIN)/python infra/build_lambda.py
 	@touch $@
 

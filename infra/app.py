@@ -5,32 +5,25 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 INFRA_DIR = Path(__file__).resolve().parent
 REPO_ROOT = INFRA_DIR.parent
-# `python infra/app.py` (what cdk.json runs) puts infra/ first on the import path, where infra/constructs
-# would shadow the `constructs` library: import from the repository root instead.
+# `python infra/app.py` (what cdk.json runs) puts infra/ first on the import path; the app's modules are
+# imported as the `infra` package, from the repository root.
 if sys.path and Path(sys.path[0]).resolve() == INFRA_DIR:
     sys.path[0] = str(REPO_ROOT)
 
 from aws_cdk import App, Validations  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
-from gatekey.settings import STAGES, StageSettings  # noqa: E402
+from gatekey.cdk.stage import DEPLOYABLE_STAGES, StageSelectionError, deployable_stage_settings  # noqa: E402
+from gatekey.configuration import ConfigurationError  # noqa: E402
+from gatekey.settings import StageSettings  # noqa: E402
 from infra.stack import GatekeyStack  # noqa: E402
 
 DEFAULT_STAGE = "dev"
-# "local" is what `gatekey serve` runs; it has nothing to deploy.
-DEPLOYABLE_STAGES = tuple(name for name in STAGES if name != "local")
-# API Gateway caches authorizer results for at most an hour.
-MAX_AUTHORIZER_CACHE_TTL_SECONDS = 3600
-
-
-class StageSelectionError(ValueError):
-    """The `-c stage=...` or `-c authorizer_cache_ttl=...` context does not name a deployable setting."""
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -43,19 +36,17 @@ def stage_settings(app: App) -> StageSettings:
     stage = str(app.node.try_get_context("stage") or DEFAULT_STAGE)
     if stage not in DEPLOYABLE_STAGES:
         raise StageSelectionError(f"Unknown stage {stage!r}: use -c stage=" + " or -c stage=".join(DEPLOYABLE_STAGES))
-    settings = STAGES[stage]
     ttl = app.node.try_get_context("authorizer_cache_ttl")
     if ttl is None:
-        return settings
+        return deployable_stage_settings(stage)
     try:
         seconds = int(ttl)
     except ValueError:
         raise StageSelectionError(f"-c authorizer_cache_ttl={ttl!r} is not a whole number of seconds") from None
-    if not 0 <= seconds <= MAX_AUTHORIZER_CACHE_TTL_SECONDS:
-        raise StageSelectionError(
-            f"-c authorizer_cache_ttl={seconds}: API Gateway accepts 0 to {MAX_AUTHORIZER_CACHE_TTL_SECONDS} seconds"
-        )
-    return replace(settings, authorizer_cache_ttl_seconds=seconds)
+    try:
+        return deployable_stage_settings(stage, seconds)
+    except StageSelectionError as error:
+        raise StageSelectionError(f"-c {error}") from None
 
 
 def add_gatekey(app: App) -> GatekeyStack:
@@ -74,6 +65,8 @@ def main() -> None:
         add_gatekey(app)
     except StageSelectionError as error:
         sys.exit(f"error: {error}")
+    except ConfigurationError as error:  # one line per problem, no traceback
+        sys.exit(str(error))
     app.synth()
 
 

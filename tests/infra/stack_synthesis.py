@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cfnlint.api
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
@@ -32,12 +33,33 @@ class SynthesizedStage:
     validation_report: dict[str, Any]
 
     @property
+    def assembly_dir(self) -> Path:
+        return self.template_path.parent
+
+    @property
     def resources(self) -> dict[str, dict[str, Any]]:
         resources: dict[str, dict[str, Any]] = self.template_json["Resources"]
         return resources
 
     def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {name: resource for name, resource in self.resources.items() if resource["Type"] == resource_type}
+
+
+def nag_errors(report: dict[str, Any]) -> list[str]:
+    """cdk-nag's unacknowledged AWS Solutions errors, as CDK's validation report lists them."""
+    return [
+        f"{violation['ruleName']} at {construct['constructPath']}: {violation['description']}"
+        for plugin in report["pluginReports"]
+        if plugin["pluginName"] == "AwsSolutions"
+        for violation in plugin["violations"]
+        if violation["severity"] in {"error", "fatal"}
+        for construct in violation["violatingConstructs"]
+    ]
+
+
+def cfn_lint_errors(template_path: Path) -> list[str]:
+    """cfn-lint's errors (not its warnings) in a synthesized template."""
+    return [str(match) for match in cfnlint.api.lint(template_path.read_text()) if match.rule.severity == "error"]
 
 
 def function_resource(stage: SynthesizedStage, definition: LambdaFunction) -> tuple[str, dict[str, Any]]:
@@ -48,6 +70,12 @@ def function_resource(stage: SynthesizedStage, definition: LambdaFunction) -> tu
         if resource["Properties"]["Handler"] == definition.handler
     ]
     return match
+
+
+def asset_dir(stage: SynthesizedStage, definition: LambdaFunction) -> Path:
+    """The directory of the code asset `definition`'s function deploys, as the CDK staged it for upload."""
+    s3_key: str = function_resource(stage, definition)[1]["Properties"]["Code"]["S3Key"]
+    return stage.assembly_dir / f"asset.{s3_key.removesuffix('.zip')}"
 
 
 def table_logical_id(stage: SynthesizedStage, definition: TableDefinition) -> str:

@@ -1,4 +1,5 @@
-"""The synthesized REST API: ROUTES and their authorization, the authorizer cache, gateway responses, logs."""
+"""The synthesized REST APIs, Gatekey's and the demo store's: routes and their authorization, the authorizer cache,
+gateway responses, access logs fed to log ingest."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from stack_synthesis import CACHED_AUTHORIZER_TTL_SECONDS, SynthesizedStage, fun
 
 from gatekey.access_log import ACCESS_LOG_FORMAT
 from gatekey.api_gateway import (
+    AUTHORIZER,
     AUTHORIZER_CACHE_IDENTITY_SOURCES,
+    GATEKEY_ROUTES,
     GATEWAY_RESPONSES,
     LOG_INGEST,
     ROUTES,
+    STORE_DEMO_ROUTE,
     GatewayResponse,
 )
 from gatekey.settings import API_VERSION, STAGES
@@ -29,12 +33,32 @@ def resource_path(stage: SynthesizedStage, resource_ref: dict[str, Any]) -> str:
     return f"{resource_path(stage, properties['ParentId'])}/{properties['PathPart']}"
 
 
-def methods_by_route(stage: SynthesizedStage) -> dict[tuple[str, str], dict[str, Any]]:
+def rest_api_id(stage: SynthesizedStage, name: str) -> str:
+    """The logical id of the REST API named `name`."""
+    (api_id,) = [
+        api_id
+        for api_id, api in stage.resources_of_type("AWS::ApiGateway::RestApi").items()
+        if api["Properties"]["Name"] == name
+    ]
+    return api_id
+
+
+def management_api_id(stage: SynthesizedStage) -> str:
+    return rest_api_id(stage, f"gatekey-{stage.stack.settings.stage}")
+
+
+def store_api_id(stage: SynthesizedStage) -> str:
+    return rest_api_id(stage, f"gatekey-{stage.stack.settings.stage}-store-demo")
+
+
+def methods_by_route(stage: SynthesizedStage, api_id: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """The methods of one API (or of all), by (HTTP method, path)."""
     return {
         (method["Properties"]["HttpMethod"], resource_path(stage, method["Properties"]["ResourceId"])): method[
             "Properties"
         ]
         for method in stage.resources_of_type("AWS::ApiGateway::Method").values()
+        if api_id is None or method["Properties"]["RestApiId"] == {"Ref": api_id}
     }
 
 
@@ -48,19 +72,35 @@ def handler_of_integration(stage: SynthesizedStage, method: dict[str, Any]) -> s
     return handler
 
 
-def only_authorizer(stage: SynthesizedStage) -> tuple[str, dict[str, Any]]:
-    ((name, authorizer),) = stage.resources_of_type("AWS::ApiGateway::Authorizer").items()
-    return name, authorizer["Properties"]
+def authorizer_of(stage: SynthesizedStage, api_id: str) -> tuple[str, dict[str, Any]]:
+    """The one authorizer of the API `api_id`."""
+    ((name, authorizer),) = [
+        (name, authorizer["Properties"])
+        for name, authorizer in stage.resources_of_type("AWS::ApiGateway::Authorizer").items()
+        if authorizer["Properties"]["RestApiId"] == {"Ref": api_id}
+    ]
+    return name, authorizer
 
 
-def only_stage(stage: SynthesizedStage) -> dict[str, Any]:
-    (api_stage,) = stage.resources_of_type("AWS::ApiGateway::Stage").values()
-    properties: dict[str, Any] = api_stage["Properties"]
-    return properties
+def every_api(stage: SynthesizedStage) -> list[str]:
+    return [management_api_id(stage), store_api_id(stage)]
 
 
-def test_the_api_has_exactly_the_methods_of_routes(dev: SynthesizedStage) -> None:
-    assert set(methods_by_route(dev)) == {(route.method, route.path) for route in ROUTES}
+def stage_of(stage: SynthesizedStage, api_id: str) -> tuple[str, dict[str, Any]]:
+    ((name, api_stage),) = [
+        (name, api_stage["Properties"])
+        for name, api_stage in stage.resources_of_type("AWS::ApiGateway::Stage").items()
+        if api_stage["Properties"]["RestApiId"] == {"Ref": api_id}
+    ]
+    return name, api_stage
+
+
+def test_the_apis_have_exactly_the_methods_of_their_routes(dev: SynthesizedStage) -> None:
+    assert set(methods_by_route(dev, management_api_id(dev))) == {
+        (route.method, route.path) for route in GATEKEY_ROUTES
+    }
+    assert set(methods_by_route(dev, store_api_id(dev))) == {(STORE_DEMO_ROUTE.method, STORE_DEMO_ROUTE.path)}
+    dev.template.resource_count_is("AWS::ApiGateway::RestApi", 2)
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda route: f"{route.method} {route.path}")
@@ -70,63 +110,91 @@ def test_each_route_proxies_to_its_function(dev: SynthesizedStage, route: Any) -
     assert handler_of_integration(dev, method) == route.function.handler
 
 
-def test_only_health_and_openapi_are_public_and_every_other_method_uses_the_request_authorizer(
+def test_only_health_and_openapi_are_public_and_every_other_method_uses_its_apis_request_authorizer(
     every_stage: SynthesizedStage,
 ) -> None:
-    authorizer_id, authorizer = only_authorizer(every_stage)
-    assert authorizer["Type"] == "REQUEST"
-    for route, method in methods_by_route(every_stage).items():
-        if route in PUBLIC_ROUTES:
-            assert method["AuthorizationType"] == "NONE", route
-            assert "AuthorizerId" not in method, route
-        else:
-            assert method["AuthorizationType"] == "CUSTOM", route
-            assert method["AuthorizerId"] == {"Ref": authorizer_id}, route
+    for api_id in every_api(every_stage):
+        authorizer_id, authorizer = authorizer_of(every_stage, api_id)
+        assert authorizer["Type"] == "REQUEST"
+        for route, method in methods_by_route(every_stage, api_id).items():
+            if route in PUBLIC_ROUTES:
+                assert method["AuthorizationType"] == "NONE", route
+                assert "AuthorizerId" not in method, route
+            else:
+                assert method["AuthorizationType"] == "CUSTOM", route
+                assert method["AuthorizerId"] == {"Ref": authorizer_id}, route
 
 
-def test_the_authorizer_runs_the_authorizer_function(dev: SynthesizedStage) -> None:
-    _, authorizer = only_authorizer(dev)
-    uri = json.dumps(authorizer["AuthorizerUri"])
-    (function_id,) = [
-        name
-        for name, function in dev.resources_of_type("AWS::Lambda::Function").items()
-        if function["Properties"]["Handler"] == "gatekey.handlers.authorizer.lambda_handler"
+def test_every_authorizer_runs_the_authorizer_function(dev: SynthesizedStage) -> None:
+    authorizer_function_id = function_resource(dev, AUTHORIZER)[0]
+    for api_id in every_api(dev):
+        _, authorizer = authorizer_of(dev, api_id)
+        assert f'"{authorizer_function_id}"' in json.dumps(authorizer["AuthorizerUri"])
+
+
+def test_api_gateway_may_invoke_the_authorizer_function_only_as_each_apis_authorizer(dev: SynthesizedStage) -> None:
+    authorizer_function_id = function_resource(dev, AUTHORIZER)[0]
+    permissions = [
+        permission["Properties"]
+        for permission in dev.resources_of_type("AWS::Lambda::Permission").values()
+        if permission["Properties"]["FunctionName"] == {"Fn::GetAtt": [authorizer_function_id, "Arn"]}
     ]
-    assert f'"{function_id}"' in uri
+    assert len(permissions) == 2
+    for api_id in every_api(dev):
+        authorizer_id, _ = authorizer_of(dev, api_id)
+        (permission,) = [permission for permission in permissions if f'"{api_id}"' in json.dumps(permission)]
+        assert permission["Principal"] == "apigateway.amazonaws.com"
+        source_arn = json.dumps(permission["SourceArn"])
+        assert f'"/authorizers/", {{"Ref": "{authorizer_id}"}}' in source_arn
 
 
 def test_dev_does_not_cache_authorizer_results_so_revocation_is_immediate(dev: SynthesizedStage) -> None:
-    _, authorizer = only_authorizer(dev)
     assert STAGES["dev"].authorizer_cache_ttl_seconds == 0
-    assert authorizer["AuthorizerResultTtlInSeconds"] == 0
-    # No identity source: API Gateway calls the authorizer even for requests without Authorization (HMAC).
-    assert "IdentitySource" not in authorizer
+    for api_id in every_api(dev):
+        _, authorizer = authorizer_of(dev, api_id)
+        assert authorizer["AuthorizerResultTtlInSeconds"] == 0
+        # No identity source: API Gateway calls the authorizer even for requests without Authorization (HMAC).
+        assert "IdentitySource" not in authorizer
 
 
 def test_a_cache_ttl_override_caches_results_keyed_on_the_identity_sources(
     dev_with_authorizer_cache: SynthesizedStage,
 ) -> None:
-    _, authorizer = only_authorizer(dev_with_authorizer_cache)
-    assert authorizer["AuthorizerResultTtlInSeconds"] == CACHED_AUTHORIZER_TTL_SECONDS
-    assert authorizer["IdentitySource"] == ",".join(AUTHORIZER_CACHE_IDENTITY_SOURCES)
+    for api_id in every_api(dev_with_authorizer_cache):
+        _, authorizer = authorizer_of(dev_with_authorizer_cache, api_id)
+        assert authorizer["AuthorizerResultTtlInSeconds"] == CACHED_AUTHORIZER_TTL_SECONDS
+        assert authorizer["IdentitySource"] == ",".join(AUTHORIZER_CACHE_IDENTITY_SOURCES)
+
+
+def test_a_change_to_the_authorizer_deploys_each_api_again(
+    dev: SynthesizedStage, dev_with_authorizer_cache: SynthesizedStage
+) -> None:
+    # A stage serves a deployment, a snapshot: unless the deployment is replaced, it keeps the old settings.
+    def deployments(stage: SynthesizedStage) -> set[str]:
+        return set(stage.resources_of_type("AWS::ApiGateway::Deployment"))
+
+    assert len(deployments(dev)) == 2
+    assert not deployments(dev) & deployments(dev_with_authorizer_cache)
 
 
 @pytest.mark.parametrize("response", GATEWAY_RESPONSES, ids=lambda response: response.response_type)
 def test_gateway_responses_answer_with_json_and_the_api_version_header(
     dev: SynthesizedStage, response: GatewayResponse
 ) -> None:
-    dev.template.has_resource_properties(
-        "AWS::ApiGateway::GatewayResponse",
-        {
-            "ResponseType": response.response_type,
-            "StatusCode": str(response.status_code),
-            "ResponseTemplates": {"application/json": response.body},
-            "ResponseParameters": {
-                "gatewayresponse.header.Gatekey-Version": f"'{API_VERSION}'",
-                "gatewayresponse.header.Content-Type": "'application/json'",
+    for api_id in every_api(dev):
+        dev.template.has_resource_properties(
+            "AWS::ApiGateway::GatewayResponse",
+            {
+                "RestApiId": {"Ref": api_id},
+                "ResponseType": response.response_type,
+                "StatusCode": str(response.status_code),
+                "ResponseTemplates": {"application/json": response.body},
+                "ResponseParameters": {
+                    "gatewayresponse.header.Gatekey-Version": f"'{API_VERSION}'",
+                    "gatewayresponse.header.Content-Type": "'application/json'",
+                },
             },
-        },
-    )
+        )
 
 
 def test_unauthorized_and_forbidden_bodies_are_the_documented_messages(dev: SynthesizedStage) -> None:
@@ -140,61 +208,89 @@ def test_unauthorized_and_forbidden_bodies_are_the_documented_messages(dev: Synt
     assert bodies["403"] == {"message": "Forbidden"}
 
 
-def access_log_group_id(stage: SynthesizedStage) -> str:
-    log_group_id: str = only_stage(stage)["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
+def access_log_group_id(stage: SynthesizedStage, api_id: str) -> str:
+    log_group_id: str = stage_of(stage, api_id)[1]["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
     return log_group_id
 
 
 def test_every_request_is_access_logged_as_json_for_thirty_days(every_stage: SynthesizedStage) -> None:
-    access_log = only_stage(every_stage)["AccessLogSetting"]
-    # The very format the log-ingest function parses and the local gateway writes.
-    assert json.loads(access_log["Format"]) == ACCESS_LOG_FORMAT
-    log_group = every_stage.resources[access_log_group_id(every_stage)]
-    assert log_group["Type"] == "AWS::Logs::LogGroup"
-    assert log_group["Properties"]["RetentionInDays"] == 30
+    for api_id in every_api(every_stage):
+        access_log = stage_of(every_stage, api_id)[1]["AccessLogSetting"]
+        # The very format the log-ingest function parses and the local gateway writes.
+        assert json.loads(access_log["Format"]) == ACCESS_LOG_FORMAT
+        log_group = every_stage.resources[access_log_group_id(every_stage, api_id)]
+        assert log_group["Type"] == "AWS::Logs::LogGroup"
+        assert log_group["Properties"]["RetentionInDays"] == 30
 
 
 def test_every_access_log_line_is_sent_to_the_log_ingest_function(every_stage: SynthesizedStage) -> None:
-    # One filter in the whole stack: the log-ingest function's own log group does not feed back into it.
-    (subscription,) = every_stage.resources_of_type("AWS::Logs::SubscriptionFilter").values()
     log_ingest_id = function_resource(every_stage, LOG_INGEST)[0]
-    assert subscription["Properties"] == {
-        "LogGroupName": {"Ref": access_log_group_id(every_stage)},
-        "FilterPattern": "",
-        "DestinationArn": {"Fn::GetAtt": [log_ingest_id, "Arn"]},
-    }
+    subscriptions = [
+        subscription["Properties"]
+        for subscription in every_stage.resources_of_type("AWS::Logs::SubscriptionFilter").values()
+    ]
+    # One filter per API's access log and no other: the log-ingest function's own log group does not feed back.
+    assert sorted(subscriptions, key=json.dumps) == sorted(
+        (
+            {
+                "LogGroupName": {"Ref": access_log_group_id(every_stage, api_id)},
+                "FilterPattern": "",
+                "DestinationArn": {"Fn::GetAtt": [log_ingest_id, "Arn"]},
+            }
+            for api_id in every_api(every_stage)
+        ),
+        key=json.dumps,
+    )
 
 
-def test_cloudwatch_logs_may_invoke_log_ingest_for_the_access_log_group_before_the_filter_exists(
+def test_cloudwatch_logs_may_invoke_log_ingest_for_the_access_log_groups_before_their_filters_exist(
     every_stage: SynthesizedStage,
 ) -> None:
     log_ingest_id = function_resource(every_stage, LOG_INGEST)[0]
-    (permission_id,) = [
-        name
-        for name, permission in every_stage.resources_of_type("AWS::Lambda::Permission").items()
-        if permission["Properties"]["Principal"] == "logs.amazonaws.com"
-    ]
-    assert every_stage.resources[permission_id]["Properties"] == {
-        "Action": "lambda:InvokeFunction",
-        "FunctionName": {"Fn::GetAtt": [log_ingest_id, "Arn"]},
-        "Principal": "logs.amazonaws.com",
-        "SourceArn": {"Fn::GetAtt": [access_log_group_id(every_stage), "Arn"]},
-    }
-    # CloudWatch Logs tests the destination when the filter is created; without the permission that fails.
-    (subscription,) = every_stage.resources_of_type("AWS::Logs::SubscriptionFilter").values()
-    assert permission_id in subscription["DependsOn"]
+    for api_id in every_api(every_stage):
+        log_group_arn = {"Fn::GetAtt": [access_log_group_id(every_stage, api_id), "Arn"]}
+        (permission_id,) = [
+            name
+            for name, permission in every_stage.resources_of_type("AWS::Lambda::Permission").items()
+            if permission["Properties"]["Principal"] == "logs.amazonaws.com"
+            and permission["Properties"]["SourceArn"] == log_group_arn
+        ]
+        assert every_stage.resources[permission_id]["Properties"] == {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [log_ingest_id, "Arn"]},
+            "Principal": "logs.amazonaws.com",
+            "SourceArn": log_group_arn,
+        }
+        # CloudWatch Logs tests the destination when the filter is created; without the permission that fails.
+        (subscription,) = [
+            subscription
+            for subscription in every_stage.resources_of_type("AWS::Logs::SubscriptionFilter").values()
+            if subscription["Properties"]["LogGroupName"] == {"Ref": access_log_group_id(every_stage, api_id)}
+        ]
+        assert permission_id in subscription["DependsOn"]
 
 
-def test_the_stage_traces_requests_and_keeps_its_execution_logs_thirty_days(every_stage: SynthesizedStage) -> None:
-    api_stage = only_stage(every_stage)
-    assert api_stage["TracingEnabled"] is True
-    assert api_stage["StageName"] == every_stage.stack.settings.stage
-    (method_settings,) = api_stage["MethodSettings"]
-    assert method_settings["LoggingLevel"] == "ERROR"
-    assert method_settings["DataTraceEnabled"] is False
-    (execution_logs,) = [
+def test_each_stage_traces_requests_and_keeps_its_execution_logs_thirty_days(every_stage: SynthesizedStage) -> None:
+    execution_logs = [
         log_group["Properties"]
         for log_group in every_stage.resources_of_type("AWS::Logs::LogGroup").values()
         if "API-Gateway-Execution-Logs_" in json.dumps(log_group["Properties"].get("LogGroupName"))
     ]
-    assert execution_logs["RetentionInDays"] == 30
+    assert len(execution_logs) == 2
+    for api_id in every_api(every_stage):
+        _, api_stage = stage_of(every_stage, api_id)
+        assert api_stage["TracingEnabled"] is True
+        assert api_stage["StageName"] == every_stage.stack.settings.stage
+        (method_settings,) = api_stage["MethodSettings"]
+        assert method_settings["LoggingLevel"] == "ERROR"
+        assert method_settings["DataTraceEnabled"] is False
+        (group,) = [group for group in execution_logs if f'"{api_id}"' in json.dumps(group["LogGroupName"])]
+        assert group["RetentionInDays"] == 30
+
+
+def test_every_stage_waits_for_the_accounts_api_gateway_logging_role(every_stage: SynthesizedStage) -> None:
+    # Without the account's CloudWatch role, API Gateway refuses a stage that logs.
+    (account_id,) = every_stage.resources_of_type("AWS::ApiGateway::Account")
+    for api_id in every_api(every_stage):
+        stage_id, _ = stage_of(every_stage, api_id)
+        assert account_id in every_stage.resources[stage_id]["DependsOn"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 from stack_synthesis import (
     CACHED_AUTHORIZER_TTL_SECONDS,
     SynthesizedStage,
     actions_on,
     as_list,
+    asset_dir,
     function_resource,
     policy_statements,
     table_logical_id,
@@ -23,6 +27,9 @@ from gatekey.api_gateway import (
     WEBHOOK_DELIVERY,
     LambdaFunction,
 )
+from gatekey.cdk.bundling import CONFIGURATION_FILE_NAME
+from gatekey.cdk.functions import FUNCTION_SIZES, FunctionSize
+from gatekey.configuration import CONFIG_FILE_ENV_VAR, load_configuration
 from gatekey.domain.webhooks import MAX_WEBHOOKS_PER_ORG
 from gatekey.settings import STAGES
 from gatekey.storage.tables import (
@@ -35,7 +42,12 @@ from gatekey.storage.tables import (
     NONCES_TABLE,
     REQUEST_LOGS_TABLE,
 )
-from infra.constructs.functions import FUNCTION_SIZES
+from infra.build_lambda import build_lambda
+from infra.stack import STORE_DEMO_SIZE
+
+SIZES: dict[str, FunctionSize] = {**FUNCTION_SIZES, STORE_DEMO.name: STORE_DEMO_SIZE}
+# Every function runs the Python that bundled it (gatekey.cdk.bundling): here, the one running the tests.
+BUILDING_PYTHON_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"}
 
@@ -45,15 +57,15 @@ def test_there_is_one_function_per_functions_entry(dev: SynthesizedStage) -> Non
 
 
 @pytest.mark.parametrize("definition", FUNCTIONS, ids=lambda definition: definition.name)
-def test_function_runs_its_handler_on_python_3_12_arm64_with_tracing(
+def test_function_runs_its_handler_on_the_building_python_on_arm64_with_tracing(
     dev: SynthesizedStage, definition: LambdaFunction
 ) -> None:
     properties = function_resource(dev, definition)[1]["Properties"]
-    assert properties["Runtime"] == "python3.12"
+    assert properties["Runtime"] == BUILDING_PYTHON_RUNTIME
     assert properties["Architectures"] == ["arm64"]
     assert properties["TracingConfig"] == {"Mode": "Active"}
-    assert properties["MemorySize"] == FUNCTION_SIZES[definition.name].memory_mib
-    assert properties["Timeout"] == FUNCTION_SIZES[definition.name].timeout_seconds
+    assert properties["MemorySize"] == SIZES[definition.name].memory_mib
+    assert properties["Timeout"] == SIZES[definition.name].timeout_seconds
 
 
 def test_the_scheduler_has_the_memory_to_hash_and_minutes_to_work_through_every_key_due(dev: SynthesizedStage) -> None:
@@ -227,3 +239,49 @@ def test_functions_know_whether_authorizer_results_are_cached(
 def test_store_demo_touches_no_table_and_no_key(dev: SynthesizedStage) -> None:
     actions = {action for statement in policy_statements(dev, STORE_DEMO) for action in as_list(statement["Action"])}
     assert not {action for action in actions if action.startswith(("dynamodb:", "kms:"))}
+
+
+def test_every_function_runs_the_one_bundled_code_asset(dev: SynthesizedStage) -> None:
+    s3_keys = {function_resource(dev, definition)[1]["Properties"]["Code"]["S3Key"] for definition in FUNCTIONS}
+    assert len(s3_keys) == 1
+
+
+def test_the_configuration_reaches_the_functions_as_a_file_of_the_bundle_not_in_their_environment(
+    dev: SynthesizedStage,
+) -> None:
+    bundled = asset_dir(dev, AUTHORIZER) / CONFIGURATION_FILE_NAME
+    # The stack names no configuration file: the demo store's applies, checked again as the functions load it.
+    assert bundled.read_text() == load_configuration().to_json()
+    assert load_configuration(bundled).catalog == load_configuration().catalog
+    for definition in FUNCTIONS:
+        variables = function_resource(dev, definition)[1]["Properties"]["Environment"]["Variables"]
+        assert variables[CONFIG_FILE_ENV_VAR] == f"/var/task/{CONFIGURATION_FILE_NAME}"
+        assert not any("permissions" in str(value) for value in variables.values())
+
+
+def test_the_bundle_holds_arm64_dependencies_and_the_package_without_what_never_runs_in_lambda(
+    dev: SynthesizedStage,
+) -> None:
+    asset = asset_dir(dev, AUTHORIZER)
+    package = asset / "gatekey"
+    assert (package / "handlers" / "authorizer.py").is_file()
+    assert (package / "handlers" / "store_demo.toml").is_file()
+    assert not {"local", "client", "cdk", "cli.py"} & {path.name for path in package.iterdir()}
+    assert not list(asset.rglob("__pycache__"))
+    assert (asset / "aws_lambda_powertools").is_dir()
+    (pydantic_core_binary,) = (asset / "pydantic_core").glob("_pydantic_core.*.so")
+    assert "aarch64" in pydantic_core_binary.name
+    assert f"cpython-{sys.version_info.major}{sys.version_info.minor}" in pydantic_core_binary.name
+    # The Lambda runtime provides boto3; a bundled copy would only grow the asset.
+    assert not (asset / "boto3").exists()
+    assert not (asset / "botocore").exists()
+
+
+def test_make_build_writes_the_asset_that_synthesis_bundles(dev: SynthesizedStage, tmp_path: Path) -> None:
+    def files(root: Path) -> set[str]:
+        return {str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()}
+
+    built = build_lambda(tmp_path / "lambda")
+    asset = asset_dir(dev, AUTHORIZER)
+    assert files(built) == files(asset)
+    assert (built / CONFIGURATION_FILE_NAME).read_bytes() == (asset / CONFIGURATION_FILE_NAME).read_bytes()

@@ -6,10 +6,10 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from gatekey.cdk.log_groups import removal_policy
 from gatekey.settings import StageSettings
 from gatekey.storage.sealing import kms_alias
 from gatekey.storage.tables import ALL_TABLES, TableDefinition
-from infra.constructs.log_groups import removal_policy
 
 
 class Database(Construct):

@@ -11,10 +11,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from gatekey.api_gateway import SCHEDULER, WEBHOOK_DELIVERY
+from gatekey.cdk.functions import Functions
+from gatekey.cdk.log_groups import removal_policy
 from gatekey.settings import StageSettings, event_bus_name
 from gatekey.storage.event_bus import DELIVERY_EVENT_PATTERN
-from infra.constructs.functions import Functions
-from infra.constructs.log_groups import removal_policy
 
 # EventBridge hands an event to Lambda's asynchronous queue at once unless Lambda throttles or is unavailable;
 # then it retries, with backoff, for up to a day (EventBridge's longest), and dead-letters what it could not

@@ -1,8 +1,8 @@
-"""One Lambda function per entry of FUNCTIONS, each with its own log group, role and least-privilege grants."""
+"""Gatekey's Lambda functions (GATEKEY_FUNCTIONS), each with its own log group, role and least-privilege grants."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -11,18 +11,21 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from gatekey.api_gateway import (
     AUTHORIZER,
-    FUNCTIONS,
+    GATEKEY_FUNCTIONS,
     LOG_INGEST,
     MANAGEMENT_API,
     SCHEDULER,
-    STORE_DEMO,
     WEBHOOK_DELIVERY,
     LambdaFunction,
 )
+from gatekey.cdk.bundling import LAMBDA_ARCHITECTURE
+from gatekey.cdk.database import Database
+from gatekey.cdk.log_groups import stage_log_group
 from gatekey.settings import StageSettings
 from gatekey.storage.tables import (
     ALL_TABLES,
@@ -35,9 +38,6 @@ from gatekey.storage.tables import (
     WEBHOOKS_TABLE,
     TableDefinition,
 )
-from infra.build_lambda import LAMBDA_BUILD_DIR
-from infra.constructs.database import Database
-from infra.constructs.log_groups import stage_log_group
 
 
 @dataclass(frozen=True)
@@ -54,82 +54,104 @@ class FunctionSize:
 FUNCTION_SIZES: dict[str, FunctionSize] = {
     AUTHORIZER.name: FunctionSize(memory_mib=1024, timeout_seconds=10),
     MANAGEMENT_API.name: FunctionSize(memory_mib=1024, timeout_seconds=28),
-    STORE_DEMO.name: FunctionSize(memory_mib=256, timeout_seconds=10),
     LOG_INGEST.name: FunctionSize(memory_mib=512, timeout_seconds=60),
     SCHEDULER.name: FunctionSize(memory_mib=1024, timeout_seconds=300),
     WEBHOOK_DELIVERY.name: FunctionSize(memory_mib=256, timeout_seconds=120),
 }
 
 
-class Functions(Construct):
-    """The Lambda functions, keyed by their FUNCTIONS name; `build/lambda` must exist (`make build`)."""
+class GatekeyFunction(Construct):
+    """One function running a handler of the Gatekey bundle, with its own log group and a role that may write to
+    that group and nothing else (grants come on top); traced with X-Ray."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, database: Database) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        definition: LambdaFunction,
+        code: lambda_.Code,
+        runtime: lambda_.Runtime,
+        environment: Mapping[str, str],
+        settings: StageSettings,
+        size: FunctionSize,
+    ) -> None:
         super().__init__(scope, construct_id)
-        if not LAMBDA_BUILD_DIR.is_dir():
-            raise FileNotFoundError(f"{LAMBDA_BUILD_DIR} does not exist: run `make build` before synthesizing")
-        code = lambda_.Code.from_asset(str(LAMBDA_BUILD_DIR))
-        environment = {
-            **settings.as_environment(),
-            **{definition.env_var: database.table(definition).table_name for definition in ALL_TABLES},
-            "GATEKEY_KMS_KEY_ID": database.secrets_key.key_id,
-            "POWERTOOLS_SERVICE_NAME": "gatekey",
-            "POWERTOOLS_METRICS_NAMESPACE": "Gatekey",
-        }
-        self.roles: dict[str, iam.Role] = {}
-        self.functions: dict[str, lambda_.Function] = {
-            function.name: self._function(function, code, environment, settings) for function in FUNCTIONS
-        }
-        self._grant(database)
-
-    def function(self, definition: LambdaFunction) -> lambda_.Function:
-        return self.functions[definition.name]
-
-    def _function(
-        self, definition: LambdaFunction, code: lambda_.Code, environment: dict[str, str], settings: StageSettings
-    ) -> lambda_.Function:
-        construct_id = _construct_id(definition)
-        log_group = stage_log_group(self, f"{construct_id}Logs", settings=settings)
+        self.definition = definition
+        self.log_group: logs.LogGroup = stage_log_group(self, "Logs", settings=settings)
         # An own role instead of AWSLambdaBasicExecutionRole: it may write to its own log group and nothing else.
-        role = iam.Role(
+        self.role = iam.Role(
             self,
-            f"{construct_id}Role",
+            "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Gatekey {settings.stage}: {definition.description}",
         )
-        log_group.grant_write(role)
-        self.roles[definition.name] = role
-        Validations.of(role).acknowledge(
+        self.log_group.grant_write(self.role)
+        Validations.of(self.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords "
                 "support no resource-level permissions",
             )
         )
-        size = FUNCTION_SIZES[definition.name]
-        function = lambda_.Function(
+        self.function = lambda_.Function(
             self,
-            construct_id,
+            "Function",
             description=definition.description,
             handler=definition.handler,
             code=code,
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.ARM_64,
+            runtime=runtime,
+            architecture=LAMBDA_ARCHITECTURE,
             memory_size=size.memory_mib,
             timeout=Duration.seconds(size.timeout_seconds),
-            environment=environment,
-            role=role,
-            log_group=log_group,
+            environment=dict(environment),
+            role=self.role,
+            log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
         )
-        Validations.of(function).acknowledge(
+        Validations.of(self.function).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-L1",
-                reason="Python 3.12 on purpose: infra/build_lambda.py bundles cp312 arm64 wheels for it; "
-                "moving to a newer runtime changes both together",
+                reason=f"{runtime.name} on purpose: the runtime is the Python that bundled the code "
+                "(gatekey.cdk.bundling), whose wheels and bytecode are for that version",
             )
         )
-        return function
+
+
+class Functions(Construct):
+    """Gatekey's functions, keyed by their GATEKEY_FUNCTIONS name, all running the same code asset."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StageSettings,
+        database: Database,
+        code: lambda_.Code,
+        runtime: lambda_.Runtime,
+        environment: Mapping[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.members: dict[str, GatekeyFunction] = {
+            definition.name: GatekeyFunction(
+                self,
+                _construct_id(definition),
+                definition=definition,
+                code=code,
+                runtime=runtime,
+                environment=environment,
+                settings=settings,
+                size=FUNCTION_SIZES[definition.name],
+            )
+            for definition in GATEKEY_FUNCTIONS
+        }
+        self.functions: dict[str, lambda_.Function] = {name: member.function for name, member in self.members.items()}
+        self.roles: dict[str, iam.Role] = {name: member.role for name, member in self.members.items()}
+        self._grant(database)
+
+    def function(self, definition: LambdaFunction) -> lambda_.Function:
+        return self.functions[definition.name]
 
     def _grant(self, database: Database) -> None:
         authorizer = self.function(AUTHORIZER)
@@ -224,8 +246,8 @@ class Functions(Construct):
 
     def grant_event_publishing(self, event_bus: events.IEventBus) -> None:
         """The functions that announce domain events may put them on the bus: the API (what callers do) and the
-        scheduler (rotations, expiry notices, expiries). Webhook delivery only receives them; the authorizer,
-        log ingest and the store demo have nothing to announce."""
+        scheduler (rotations, expiry notices, expiries). Webhook delivery only receives them; the authorizer and
+        log ingest have nothing to announce."""
         for publisher in (MANAGEMENT_API, SCHEDULER):
             event_bus.grant_put_events_to(self.function(publisher))
 

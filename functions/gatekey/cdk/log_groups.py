@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -59,3 +60,19 @@ def stage_log_group(
         retention=retention(settings.log_retention_days),
         removal_policy=removal_policy(settings),
     )
+
+
+def execution_log_group(
+    scope: Construct, construct_id: str, *, rest_api: apigateway.RestApi, settings: StageSettings
+) -> logs.LogGroup:
+    """The group of the execution logs of the API's stage, which is named after the Gatekey stage. API Gateway
+    would create it itself, with no retention; creating it first, before the stage, sets the stage's."""
+    log_group = stage_log_group(
+        scope,
+        construct_id,
+        settings=settings,
+        # The stage's name as written, not its token: that would make the group depend on the stage.
+        log_group_name=f"API-Gateway-Execution-Logs_{rest_api.rest_api_id}/{settings.stage}",
+    )
+    rest_api.deployment_stage.node.add_dependency(log_group)
+    return log_group

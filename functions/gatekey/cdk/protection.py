@@ -1,159 +1,235 @@
-"""The REST API laid out by ROUTES: Lambda proxy integrations, the REQUEST authorizer, gateway responses, logs.
+"""Gatekey in front of a REST API (DESIGN §11): the REQUEST authorizer on every method but the public routes, the
+caller headers for HTTP backends, the access log that feeds log ingest, and Gatekey's gateway responses.
 
-Every request's access-log line goes to the access-log group, whose subscription filter hands it to the
-log-ingest function, which stores it as a request-log entry (DESIGN §2).
+The API's methods exist before protection is added (a provider calls `Gatekey.protect(api)` last), so the
+authorization is set on their CloudFormation resources (`CfnMethod`) rather than through `add_method`.
+Gatekey's own management API is protected by the same construct.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from typing import cast
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as logs_destinations
-from constructs import Construct
+from constructs import Construct, IDependable
 
 from gatekey.access_log import access_log_format_string
-from gatekey.api_gateway import (
-    AUTHORIZER,
-    AUTHORIZER_CACHE_IDENTITY_SOURCES,
-    GATEWAY_RESPONSES,
-    LOG_INGEST,
-    ROUTES,
-    GatewayRoute,
-)
+from gatekey.api_gateway import AUTHORIZER_CACHE_IDENTITY_SOURCES, CALLER_HEADERS, GATEWAY_RESPONSES
+from gatekey.cdk.log_groups import stage_log_group
+from gatekey.configuration import ConfigurationError
+from gatekey.domain.permissions import RoutePattern
 from gatekey.settings import StageSettings
-from infra.constructs.functions import Functions
-from infra.constructs.log_groups import stage_log_group
+
+# Integrations that forward to an HTTP server: they learn the caller only from the headers protection maps.
+# Lambda proxy integrations read `requestContext.authorizer` instead and need nothing.
+HTTP_INTEGRATION_TYPES = frozenset({"HTTP", "HTTP_PROXY"})
 
 
-class Api(Construct):
-    """API Gateway in front of the functions; every route that ROUTES marks `authorized` goes through the authorizer."""
+class ProtectionError(ValueError):
+    """The REST API cannot be protected as it is (no deployment stage, no methods, its own access log)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, functions: Functions) -> None:
+
+class ApiProtection(Construct):
+    """Gatekey in front of `rest_api`. Attributes: `authorizer` (the API's REQUEST authorizer), `access_logs`
+    (the stage's access-log group, subscribed to log ingest), `protected_methods` and `public_methods`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rest_api: apigateway.RestApi,
+        authorizer_function: lambda_.IFunction,
+        log_ingest_function: lambda_.IFunction,
+        settings: StageSettings,
+        public_routes: Sequence[RoutePattern],
+        routes_source: str,
+        logging_account_setting: IDependable | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
-        access_logs = stage_log_group(self, "AccessLogs", settings=settings)
-        self.rest_api = apigateway.RestApi(
-            self,
-            "RestApi",
-            rest_api_name=f"gatekey-{settings.stage}",
-            description=f"Gatekey {settings.stage}: management API, demo store API, Lambda authorizer",
-            endpoint_types=[apigateway.EndpointType.REGIONAL],
-            # Stage logging needs the account-wide API Gateway CloudWatch role; kept on delete because
-            # other stacks in the same account (the other stage) rely on the same account setting.
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
-            deploy_options=apigateway.StageOptions(
-                stage_name=settings.stage,
-                tracing_enabled=True,
-                metrics_enabled=True,
-                # ERROR-level execution logs only: INFO would write request details, headers included.
-                logging_level=apigateway.MethodLoggingLevel.ERROR,
-                data_trace_enabled=False,
-                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-                access_log_format=apigateway.AccessLogFormat.custom(access_log_format_string()),
-            ),
-        )
-        self._create_execution_log_group(settings)
-        self._forward_access_logs(access_logs, functions.function(LOG_INGEST))
-        self.authorizer = self._authorizer(settings, functions.function(AUTHORIZER))
-        integrations = {
-            name: apigateway.LambdaIntegration(function, proxy=True, allow_test_invoke=False)
-            for name, function in functions.functions.items()
-        }
-        for route in ROUTES:
-            self._add_route(route, integrations[route.function.name])
+        stage = _deployment_stage(rest_api)
+        if logging_account_setting is not None:
+            # The stage may log only once the account lets API Gateway write to CloudWatch Logs.
+            stage.node.add_dependency(logging_account_setting)
+        methods = list(rest_api.methods)
+        if not methods:
+            raise ProtectionError(f"{rest_api.node.path} has no methods yet: call protect() after adding them")
+        self.public_methods = _public_methods(rest_api, methods, public_routes, routes_source)
+        self.protected_methods = [method for method in methods if method not in self.public_methods]
+        self.authorizer = self._authorizer(rest_api, settings, authorizer_function)
+        for method in self.protected_methods:
+            self._authorize(method)
+        for method in self.public_methods:
+            Validations.of(method).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-APIG4",
+                    reason=f"{method.http_method} {method.resource.path} is public in {routes_source}",
+                ),
+                Acknowledgment(id="AwsSolutions-COG4", reason=f"Public in {routes_source}: no caller to authenticate"),
+            )
+        http_methods = [method for method in methods if _integration_type(method) in HTTP_INTEGRATION_TYPES]
+        for method in http_methods:
+            _map_caller_headers(method)
+        self.access_logs = self._access_logs(stage, settings, log_ingest_function)
         for response in GATEWAY_RESPONSES:
-            self.rest_api.add_gateway_response(
+            apigateway.GatewayResponse(
+                self,
                 response.response_type.title().replace("_", ""),
+                rest_api=rest_api,
                 type=apigateway.ResponseType.of(response.response_type),
                 status_code=str(response.status_code),
                 templates={"application/json": response.body},
                 response_headers={name: f"'{value}'" for name, value in response.headers.items()},
             )
-        self._acknowledge_findings()
-
-    def _create_execution_log_group(self, settings: StageSettings) -> None:
-        """API Gateway would create this group itself, with no retention; creating it first sets ours."""
-        stage = self.rest_api.deployment_stage
-        execution_logs = stage_log_group(
-            self,
-            "ExecutionLogs",
-            settings=settings,
-            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{settings.stage}",
+        # The deployment's logical id covers the methods as they were added; without this, changing what is
+        # protected would leave the stage serving the old deployment.
+        rest_api.latest_deployment.add_to_logical_id(  # type: ignore[union-attr]  # a stage implies a deployment
+            {
+                "gatekey": {
+                    "authorizer": self.authorizer.authorizer_uri,
+                    "cacheTtl": settings.authorizer_cache_ttl_seconds,
+                    "protected": sorted(f"{m.http_method} {m.resource.path}" for m in self.protected_methods),
+                    "callerHeaders": sorted(f"{m.http_method} {m.resource.path}" for m in http_methods),
+                    "headers": CALLER_HEADERS,
+                }
+            }
         )
-        stage.node.add_dependency(execution_logs)
 
-    @staticmethod
-    def _forward_access_logs(access_logs: logs.LogGroup, log_ingest: lambda_.IFunction) -> None:
-        """Hands every access-log line to the log-ingest function, which CloudWatch Logs may then invoke."""
+    def _authorizer(
+        self, rest_api: apigateway.RestApi, settings: StageSettings, handler: lambda_.IFunction
+    ) -> apigateway.CfnAuthorizer:
+        stack = Stack.of(self)
+        ttl = settings.authorizer_cache_ttl_seconds
+        # Without caching, API Gateway must call the authorizer for every request, whatever it carries: an
+        # identity source would make it answer 401 itself when that header is absent (HMAC requests carry no
+        # Authorization header), so IdentitySource is left out. With caching, the identity sources are the cache key.
+        authorizer = apigateway.CfnAuthorizer(
+            self,
+            "Authorizer",
+            rest_api_id=rest_api.rest_api_id,
+            name=f"gatekey-{settings.stage}",
+            type="REQUEST",
+            authorizer_uri=(
+                f"arn:{stack.partition}:apigateway:{stack.region}:lambda:path/2015-03-31/functions/"
+                f"{handler.function_arn}/invocations"
+            ),
+            authorizer_result_ttl_in_seconds=ttl,
+            identity_source=",".join(AUTHORIZER_CACHE_IDENTITY_SOURCES) if ttl > 0 else None,
+        )
+        # API Gateway may invoke the authorizer function for this authorizer of this API, and nothing else.
+        handler.add_permission(
+            "AuthorizerInvoke",
+            principal=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            source_arn=stack.format_arn(
+                service="execute-api", resource=rest_api.rest_api_id, resource_name=f"authorizers/{authorizer.ref}"
+            ),
+            scope=self,
+        )
+        return authorizer
+
+    def _authorize(self, method: apigateway.Method) -> None:
+        resource = cast(apigateway.CfnMethod, method.node.default_child)
+        resource.authorization_type = apigateway.AuthorizationType.CUSTOM.value
+        resource.authorizer_id = self.authorizer.ref
+        Validations.of(method).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-COG4",
+                reason="Callers authenticate with Gatekey API keys through Gatekey's REQUEST Lambda authorizer, "
+                "not with Cognito user pools",
+            )
+        )
+
+    def _access_logs(
+        self, stage: apigateway.Stage, settings: StageSettings, log_ingest: lambda_.IFunction
+    ) -> logs.LogGroup:
+        """Every request's access-log line, in Gatekey's format, into a group whose subscription filter hands it
+        to the log-ingest function (which CloudWatch Logs may then invoke)."""
+        stage_resource = cast(apigateway.CfnStage, stage.node.default_child)
+        if stage_resource.access_log_setting is not None:
+            raise ProtectionError(
+                f"{stage.node.path} already has an access log: Gatekey's log ingest reads the stage's access log "
+                "in its own format, so leave access_log_destination and access_log_format out of deploy_options"
+            )
+        access_logs = stage_log_group(self, "AccessLogs", settings=settings)
         access_logs.add_subscription_filter(
             "LogIngest",
             destination=logs_destinations.LambdaDestination(log_ingest),
             filter_pattern=logs.FilterPattern.all_events(),
         )
-
-    def _authorizer(self, settings: StageSettings, handler: lambda_.IFunction) -> apigateway.RequestAuthorizer:
-        ttl = settings.authorizer_cache_ttl_seconds
-        # Without caching, API Gateway must call the authorizer for every request, whatever it carries:
-        # an identity source would make it answer 401 itself when that header is absent (HMAC requests
-        # carry no Authorization header). With caching, the identity sources are the cache key.
-        authorizer = apigateway.RequestAuthorizer(
-            self,
-            "Authorizer",
-            authorizer_name=f"gatekey-{settings.stage}",
-            handler=handler,
-            identity_sources=list(AUTHORIZER_CACHE_IDENTITY_SOURCES) if ttl > 0 else [],
-            results_cache_ttl=Duration.seconds(ttl),
+        stage_resource.access_log_setting = apigateway.CfnStage.AccessLogSettingProperty(
+            destination_arn=access_logs.log_group_arn, format=access_log_format_string()
         )
-        if ttl == 0:
-            # The CDK writes an empty list as IdentitySource "", which API Gateway does not document;
-            # the property is optional when caching is off, so leave it out.
-            cast(apigateway.CfnAuthorizer, authorizer.node.default_child).add_property_deletion_override(
-                "IdentitySource"
-            )
-        return authorizer
+        return access_logs
 
-    def _add_route(self, route: GatewayRoute, integration: apigateway.LambdaIntegration) -> None:
-        resource = self.rest_api.root.resource_for_path(route.path)
-        if route.authorized:
-            resource.add_method(
-                route.method,
-                integration,
-                authorization_type=apigateway.AuthorizationType.CUSTOM,
-                authorizer=self.authorizer,
-            )
-            return
-        method = resource.add_method(route.method, integration, authorization_type=apigateway.AuthorizationType.NONE)
-        Validations.of(method).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-APIG4",
-                reason=f"{route.method} {route.path} is public by design (DESIGN §7): health check and API docs",
-            )
+
+def _deployment_stage(rest_api: apigateway.RestApi) -> apigateway.Stage:
+    if rest_api.latest_deployment is None:
+        raise ProtectionError(f"{rest_api.node.path} is not deployed (deploy=False): Gatekey protects its stage")
+    return rest_api.deployment_stage
+
+
+def _integration_type(method: apigateway.Method) -> str | None:
+    integration = cast(apigateway.CfnMethod, method.node.default_child).integration
+    return integration.type if isinstance(integration, apigateway.CfnMethod.IntegrationProperty) else None
+
+
+def _map_caller_headers(method: apigateway.Method) -> None:
+    """The caller headers come from the authorizer's context (DESIGN §11): a mapping replaces whatever a client sent
+    under those names. The authorizer puts every key in its context, empty where it does not apply."""
+    resource = cast(apigateway.CfnMethod, method.node.default_child)
+    for header, context_key in CALLER_HEADERS.items():
+        # Dots in the parameter name are escaped: the override path itself is split on unescaped dots.
+        resource.add_property_override(
+            f"Integration.RequestParameters.integration\\.request\\.header\\.{header}",
+            f"context.authorizer.{context_key}",
         )
 
-    def _acknowledge_findings(self) -> None:
-        Validations.of(self.rest_api).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-APIG2",
-                reason="Requests are validated in the functions (Powertools resolver + pydantic models), which "
-                "answer with the API's own error format instead of API Gateway's",
-            ),
-            Acknowledgment(
-                id="AwsSolutions-APIG3",
-                reason="No WAF web ACL in this stack: authentication is the Lambda authorizer; a deployment "
-                "that wants WAF associates its own web ACL with the stage",
-            ),
-            Acknowledgment(
-                id="AwsSolutions-COG4",
-                reason="Callers authenticate with Gatekey API keys through the REQUEST Lambda authorizer, "
-                "not with Cognito user pools",
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AmazonAPIGatewayPushToCloudWatchLogs]",
-                reason="The account-level role API Gateway logs with; AWS documents this managed policy for it",
-            ),
-        )
+
+def _shape(segments: Iterable[str]) -> tuple[str, ...]:
+    """A path with its parameters' names left out: /invoices/{id} and /invoices/{invoice_id} are one route."""
+    return tuple(
+        ("{+}" if segment.endswith("+}") else "{}") if segment.startswith("{") else segment for segment in segments
+    )
+
+
+def _public_methods(
+    rest_api: apigateway.RestApi,
+    methods: Sequence[apigateway.Method],
+    public_routes: Sequence[RoutePattern],
+    routes_source: str,
+) -> list[apigateway.Method]:
+    """The methods the public routes name; a public route the API cannot serve as written is an error."""
+    by_shape: dict[tuple[str, ...], list[apigateway.Method]] = defaultdict(list)
+    for method in methods:
+        by_shape[_shape(segment for segment in method.resource.path.split("/") if segment)].append(method)
+    public: list[apigateway.Method] = []
+    problems: list[str] = []
+    for route in public_routes:
+        entry = f"{routes_source}: public route {route.method} {route.path}"
+        candidates = by_shape.get(_shape(route.segments), [])
+        if not candidates:
+            problems.append(f"{entry}: {rest_api.node.path} has no resource {route.path}")
+            continue
+        if route.method == "ANY":
+            public.extend(candidates)
+            continue
+        covered = [method for method in candidates if method.http_method in route.methods]
+        if covered:
+            public.extend(covered)
+        elif any(method.http_method == "ANY" for method in candidates):
+            problems.append(
+                f"{entry}: only an ANY method serves {route.path} in {rest_api.node.path}, which would make every "
+                f"method public or none: add a {route.method} method for the public route"
+            )
+        else:
+            problems.append(f"{entry}: {rest_api.node.path} has no {route.method} method on {route.path}")
+    if problems:
+        raise ConfigurationError(problems)
+    return list(dict.fromkeys(public))

@@ -1,0 +1,158 @@
+"""`Gatekey`: the construct a provider adds to its CDK app, and that protects the provider's REST APIs (DESIGN §11)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aws_cdk import CfnOutput
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from gatekey.access_log import access_log_format_string
+from gatekey.api_gateway import AUTHORIZER, LOG_INGEST, MANAGEMENT_API
+from gatekey.cdk.bundling import LambdaBundle, bundled_code, lambda_runtime
+from gatekey.cdk.database import Database
+from gatekey.cdk.events import Events
+from gatekey.cdk.functions import Functions
+from gatekey.cdk.management_api import GATEKEY_PUBLIC_ROUTES, GATEKEY_ROUTES_SOURCE, ManagementApi
+from gatekey.cdk.protection import ApiProtection
+from gatekey.cdk.stage import deployable_stage_settings
+from gatekey.configuration import CONFIG_FILE_ENV_VAR, GatekeyConfiguration, load_configuration
+from gatekey.domain.permissions import RoutePattern
+from gatekey.settings import StageSettings
+from gatekey.storage.tables import ALL_TABLES
+
+
+def ssm_parameter_name(stage: str, name: str) -> str:
+    """Where the construct publishes what other IaC tools (SAM, Terraform, ...) need: /gatekey/<stage>/<name>."""
+    return f"/gatekey/{stage}/{name}"
+
+
+class Gatekey(Construct):
+    """Gatekey for one stage: tables and KMS key, its functions, its management API, events and the schedule.
+
+    `config` is the provider's configuration file (TOML; None for the demo store's): read here, at synthesis, so
+    a bad file stops synthesis with `ConfigurationError`, one line per problem. The functions get it as JSON in
+    their code bundle. Call `protect(api)` for each of the provider's REST APIs once its methods are added.
+
+    Attributes: `settings`, `configuration`, `code` and `runtime` (the bundle every function runs), `tables`,
+    `secrets_key`, `authorizer_function`, `log_ingest_function`, `management_api_function`, `management_api`
+    (the RestApi), `event_bus`, `webhook_dead_letter_queue`, `access_log_format`, `function_environment`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        config: str | Path | None = None,
+        authorizer_cache_ttl_seconds: int | None = None,
+        bundle_cache: Path | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.settings: StageSettings = deployable_stage_settings(stage, authorizer_cache_ttl_seconds)
+        self.configuration: GatekeyConfiguration = load_configuration(config)
+        bundle = LambdaBundle.for_building_python(self.configuration, cache_root=bundle_cache)
+        self.runtime: lambda_.Runtime = lambda_runtime(bundle.python_version)
+        self.code: lambda_.Code = bundled_code(bundle)
+
+        self.database = Database(self, "Database", settings=self.settings)
+        self.tables: dict[str, dynamodb.Table] = self.database.tables
+        self.secrets_key: kms.Key = self.database.secrets_key
+        self.function_environment: dict[str, str] = {
+            **self.settings.as_environment(),
+            **{definition.env_var: self.database.table(definition).table_name for definition in ALL_TABLES},
+            "GATEKEY_KMS_KEY_ID": self.secrets_key.key_id,
+            # The configuration travels in the bundle, not in the environment (Lambda allows 4 KB of it).
+            CONFIG_FILE_ENV_VAR: bundle.configuration_path_in_lambda,
+            "POWERTOOLS_SERVICE_NAME": "gatekey",
+            "POWERTOOLS_METRICS_NAMESPACE": "Gatekey",
+        }
+        self.functions = Functions(
+            self,
+            "Functions",
+            settings=self.settings,
+            database=self.database,
+            code=self.code,
+            runtime=self.runtime,
+            environment=self.function_environment,
+        )
+        self.authorizer_function: lambda_.Function = self.functions.function(AUTHORIZER)
+        self.log_ingest_function: lambda_.Function = self.functions.function(LOG_INGEST)
+        self.management_api_function: lambda_.Function = self.functions.function(MANAGEMENT_API)
+
+        self._management = ManagementApi(
+            self, "ManagementApi", settings=self.settings, handler=self.management_api_function
+        )
+        self.management_api: apigateway.RestApi = self._management.rest_api
+        self._protect(self.management_api, GATEKEY_PUBLIC_ROUTES, GATEKEY_ROUTES_SOURCE)
+
+        self.events = Events(self, "Events", settings=self.settings, functions=self.functions)
+        self.event_bus: events.EventBus = self.events.bus
+        self.webhook_dead_letter_queue: sqs.Queue = self.events.dead_letter_queue
+        self.access_log_format = access_log_format_string()
+        self._publish_for_other_tools(construct_id)
+
+    def protect(self, rest_api: apigateway.RestApi) -> ApiProtection:
+        """Puts Gatekey in front of `rest_api`, whose methods must all be added already: Gatekey's REQUEST
+        authorizer on every method but the configuration's public routes, the caller headers on HTTP
+        integrations, Gatekey's access log (fed to log ingest) on its stage, and Gatekey's gateway responses."""
+        return self._protect(rest_api, self.configuration.public_routes, self.configuration.source)
+
+    def _protect(
+        self, rest_api: apigateway.RestApi, public_routes: tuple[RoutePattern, ...], routes_source: str
+    ) -> ApiProtection:
+        return ApiProtection(
+            rest_api,
+            "Gatekey",
+            rest_api=rest_api,
+            authorizer_function=self.authorizer_function,
+            log_ingest_function=self.log_ingest_function,
+            settings=self.settings,
+            public_routes=public_routes,
+            routes_source=routes_source,
+            logging_account_setting=self._management.logging_account_setting,
+        )
+
+    def _publish_for_other_tools(self, construct_id: str) -> None:
+        """Stack outputs and SSM parameters, for APIs that other tools (SAM, Terraform, ...) put behind Gatekey:
+        an API names the authorizer function as its Lambda authorizer and writes its access log in Gatekey's
+        format to a log group subscribed to the log-ingest function."""
+        published = {
+            "AuthorizerFunctionArn": (
+                "authorizer-function-arn",
+                self.authorizer_function.function_arn,
+                "Gatekey's REQUEST authorizer function, for other APIs' Lambda authorizers",
+            ),
+            "LogIngestFunctionArn": (
+                "log-ingest-function-arn",
+                self.log_ingest_function.function_arn,
+                "Gatekey's log-ingest function, for other APIs' access-log subscription filters",
+            ),
+            "AccessLogFormat": (
+                "access-log-format",
+                self.access_log_format,
+                "The access-log format other APIs' stages must write for Gatekey's log ingest",
+            ),
+            "ManagementApiUrl": ("management-api-url", self.management_api.url, "Base URL of Gatekey's management API"),
+        }
+        # Outputs have readable, stable names (GatekeyAuthorizerFunctionArn) instead of path-derived ones.
+        output_prefix = re.sub(r"[^A-Za-z0-9]", "", construct_id)
+        for name, (parameter, value, description) in published.items():
+            output = CfnOutput(self, name, value=value, description=description)
+            output.override_logical_id(f"{output_prefix}{name}")
+            ssm.StringParameter(
+                self,
+                f"{name}Parameter",
+                parameter_name=ssm_parameter_name(self.settings.stage, parameter),
+                string_value=value,
+                description=description,
+            )

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gatekey.api import connections, events, keys, logs, me, orgs, permissions, users, webhooks
 from gatekey.api.errors import error_body, register_error_handlers
 from gatekey.api.idempotency import invalid_key_response, is_valid_idempotency_key, resolve_once
+from gatekey.api.openapi import complete_document
 from gatekey.api.request_body import MalformedBodyError, canonical_request
 from gatekey.body_integrity import UNSIGNED_BODY_RESPONSE, body_matches_signature
 from gatekey.domain.authentication import header
@@ -37,9 +38,8 @@ def health() -> dict[str, str]:
 
 @app.get("/v1/openapi.json", include_in_schema=False)
 def openapi_document() -> dict[str, Any]:
-    return app.get_openapi_schema(title="Gatekey management API", version=API_VERSION).model_dump(
-        mode="json", by_alias=True, exclude_none=True
-    )
+    generated = app.get_openapi_schema(title="Gatekey management API", version=API_VERSION)
+    return complete_document(generated.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
 def _bad_request(code: str, message: str) -> dict[str, Any]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from gatekey.api.models import ConnectionListOut, ConnectionOut, ConnectionWithTokenOut, CreateConnectionIn
-from gatekey.api.pagination import decode_cursor, encode_cursor
+from gatekey.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from gatekey.api.services import connection_service, current_caller
 
 router = Router()
@@ -30,8 +30,8 @@ def create_connection(body: Annotated[CreateConnectionIn, Body()]) -> tuple[Conn
 
 @router.get("/connections", summary="List the organisation's connections, newest first")
 def list_connections(
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> ConnectionListOut:
     caller = current_caller(router)
     page = connection_service().list(caller, limit, decode_cursor(caller.org_id, cursor))

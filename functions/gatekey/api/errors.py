@@ -72,4 +72,25 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
 
     @app.not_found
     def no_such_route(error: RouteNotFoundError) -> Response[str]:
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+        allowed = allowed_methods(app, app.current_event.path)
+        if not allowed:
+            return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+        response = error_response(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            f"{app.current_event.http_method} is not a method of this route; it answers {', '.join(allowed)}",
+        )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+
+def allowed_methods(app: APIGatewayRestResolver, path: str) -> list[str]:
+    """The methods some route answers on `path` (a GET route answers HEAD too); empty when no route has it.
+
+    Powertools keeps its routes in private lists; the version is pinned, and the tests of 405 watch this.
+    """
+    routes = app._static_routes + app._dynamic_routes
+    methods = {route.method for route in routes if route.rule.match(path)}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from gatekey.api.models import EventListOut, EventOut
-from gatekey.api.pagination import decode_cursor, encode_cursor
+from gatekey.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from gatekey.api.services import current_caller, event_history
 from gatekey.domain.events import EventType
 
@@ -18,8 +18,8 @@ router = Router()
 @router.get("/events", summary="List the organisation's events, newest first (secret fields reach webhooks only)")
 def list_events(
     type: Annotated[EventType | None, Query(description="only events of this type")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> EventListOut:
     caller = current_caller(router)
     events, after = event_history().list(caller.org_id, type, limit, decode_cursor(caller.org_id, cursor))

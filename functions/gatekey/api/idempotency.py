@@ -28,7 +28,8 @@ from gatekey.storage.sealing import seal, unseal
 from gatekey.storage.tables import IDEMPOTENCY_TABLE
 
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
-_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # printable ASCII, no spaces
+_VALID_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 ProxyResponse = dict[str, Any]
 # Reply fields holding something shown only once: an API key's token, a connection token.
 SECRET_FIELDS = ("secret", "connection_token")
@@ -89,7 +90,7 @@ def invalid_key_response() -> ProxyResponse:
 
 
 def is_valid_idempotency_key(value: str) -> bool:
-    return bool(_VALID_KEY.match(value))
+    return bool(_VALID_KEY.fullmatch(value))
 
 
 def resolve_once(

@@ -16,7 +16,7 @@ from gatekey.api.models import (
     UpdateKeyIn,
     parse_permissions,
 )
-from gatekey.api.pagination import decode_cursor, encode_cursor
+from gatekey.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from gatekey.api.services import current_caller, key_lifecycle
 from gatekey.domain.api_keys import ApiKey, KeyFilter
 from gatekey.domain.clock import utc_now
@@ -42,8 +42,8 @@ def list_keys(
     type: Annotated[Literal["main", "personal", "partner"] | None, Query()] = None,
     status: Annotated[Literal["active", "revoked", "expired"] | None, Query()] = None,
     user_id: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> KeyListOut:
     caller = current_caller(router)
     page = key_lifecycle().list(

@@ -6,10 +6,9 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import AwareDatetime
 
-from gatekey.api.models import LogEntryOut, LogListOut
-from gatekey.api.pagination import decode_cursor, encode_cursor
+from gatekey.api.models import DateTime, LogEntryOut, LogListOut, WholeNumber
+from gatekey.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from gatekey.api.services import current_caller, request_log_reader
 from gatekey.domain.request_logs import LogFilter
 
@@ -21,12 +20,12 @@ HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 def list_logs(
     *,
     key_id: Annotated[str | None, Query(max_length=64, description="only requests made with this key")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="ISO 8601, inclusive")] = None,
-    status: Annotated[int | None, Query(ge=100, le=599, description="only this HTTP status")] = None,
+    since: Annotated[DateTime | None, Query(description="RFC 3339 date-time, inclusive")] = None,
+    until: Annotated[DateTime | None, Query(description="RFC 3339 date-time, inclusive; not before `since`")] = None,
+    status: Annotated[WholeNumber | None, Query(ge=100, le=599, description="only this HTTP status")] = None,
     method: Annotated[HttpMethod | None, Query(description="only this HTTP method")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> LogListOut:
     caller = current_caller(router)
     log_filter = LogFilter(since=since, until=until, key_id=key_id, status=status, method=method)

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
     StrictInt,
     StrictStr,
+    WithJsonSchema,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from gatekey.configuration import active_configuration
 from gatekey.domain.api_keys import ApiKey, KeyType, RotationPolicy, normalize_cidrs
 from gatekey.domain.clock import to_iso
 from gatekey.domain.connections import Connection
 from gatekey.domain.directory import Organisation, Role, User
-from gatekey.domain.events import DomainEvent
+from gatekey.domain.events import DomainEvent, EventType
 from gatekey.domain.key_lifecycle import NewKey
 from gatekey.domain.permissions import InvalidPermissionsError, Permissions, Resource
 from gatekey.domain.request_logs import LogEntry
@@ -31,7 +36,75 @@ from gatekey.domain.webhooks import Webhook
 
 LevelName = Literal["read", "write"]
 Label = Annotated[StrictStr, Field(min_length=1, max_length=100)]
-IpAllowlist = Annotated[list[StrictStr], Field(max_length=100)]
+
+# RFC 3339, as OpenAPI's `date-time` means it: a full date and time with an offset, nothing looser (no bare
+# numbers read as Unix times, no space for the T).
+_RFC3339 = re.compile(
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)"
+    r"(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+)
+
+
+def _rfc3339_text(value: object) -> object:
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time, e.g. 2027-01-31T09:00:00Z")
+    if value[17:19] == "60":  # a leap second: Python's datetime has none, the instant is the end of the minute
+        value = value[:17] + "59.999999" + value[19:].lstrip(".0123456789")
+    return value
+
+
+DateTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339_text),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+def _whole_number_text(value: object) -> object:
+    """A query parameter's integer as written: digits only (`1.0`, `+1` or `1e0` are not integers there)."""
+    if isinstance(value, str) and not re.fullmatch(r"-?[0-9]{1,16}", value):
+        raise ValueError("must be a whole number, written in digits")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number_text)]
+
+# An IPv4 or IPv6 address, or a CIDR range of either, exactly as the schema says and ip_network reads them.
+_IPV4 = r"((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_H16 = r"[0-9A-Fa-f]{1,4}"
+_IPV6 = (
+    rf"(({_H16}:){{7}}{_H16}|({_H16}:){{1,7}}:|({_H16}:){{1,6}}:{_H16}|({_H16}:){{1,5}}(:{_H16}){{1,2}}"
+    rf"|({_H16}:){{1,4}}(:{_H16}){{1,3}}|({_H16}:){{1,3}}(:{_H16}){{1,4}}|({_H16}:){{1,2}}(:{_H16}){{1,5}}"
+    rf"|{_H16}:(:{_H16}){{1,6}}|:((:{_H16}){{1,7}}|:)|({_H16}:){{6}}{_IPV4}|::(ffff(:0{{1,4}})?:)?{_IPV4}"
+    rf"|({_H16}:){{1,5}}:{_IPV4}|::({_H16}:){{0,5}}{_IPV4})"
+)
+IP_OR_CIDR = rf"^({_IPV4}(/(3[0-2]|[12]?[0-9]))?|{_IPV6}(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$"
+
+
+def _ip_or_cidr_text(value: object) -> object:
+    if isinstance(value, str) and not re.fullmatch(IP_OR_CIDR, value):
+        raise ValueError(f"'{value[:64]}' is not an IP address or CIDR range")
+    return value
+
+
+IpOrCidr = Annotated[StrictStr, BeforeValidator(_ip_or_cidr_text), Field(pattern=IP_OR_CIDR)]
+IpAllowlist = Annotated[list[IpOrCidr], Field(max_length=100)]
+
+
+def _catalog_schema(schema: dict[str, Any]) -> None:
+    """A permissions object as the deployment's catalog allows it: each resource up to its highest level."""
+    schema.clear()
+    schema.update(
+        type="object",
+        properties={
+            resource.name: {"type": "string", "enum": list(get_args(LevelName)[: resource.max_level])}
+            for resource in active_configuration().catalog.grantable
+        },
+        additionalProperties=False,
+    )
+
+
+PermissionsIn = Annotated[dict[str, LevelName], Field(json_schema_extra=_catalog_schema)]
 
 
 class RequestBody(BaseModel):
@@ -66,13 +139,49 @@ def _validated_cidrs(value: list[str] | None) -> list[str] | None:
     return normalize_cidrs(value) if value is not None else None
 
 
+def _requires(condition: dict[str, Any], consequence: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """A model-level rule of the schema: when `condition` holds, `consequence` must (JSON Schema if/then)."""
+
+    def add_rule(schema: dict[str, Any]) -> None:
+        schema.setdefault("allOf", []).append({"if": condition, "then": consequence})
+
+    return add_rule
+
+
+def _all_of(*rules: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def add_rules(schema: dict[str, Any]) -> None:
+        for rule in rules:
+            rule(schema)
+
+    return add_rules
+
+
+# A rotation policy needs a token Gatekey can reveal after rotating it: a recoverable or an HMAC key.
+_ROTATION_NEEDS_REVEALABLE_TOKEN = _requires(
+    {"properties": {"rotation": {"type": "object"}}, "required": ["rotation"]},
+    {
+        "anyOf": [
+            {"properties": {"recoverable": {"const": True}}, "required": ["recoverable"]},
+            {"properties": {"auth_mode": {"const": "hmac"}}, "required": ["auth_mode"]},
+        ]
+    },
+)
+# A main key belongs to the org: it names no user.
+_MAIN_KEYS_NAME_NO_USER = _requires(
+    {"anyOf": [{"not": {"required": ["type"]}}, {"properties": {"type": {"const": "main"}}}]},
+    {"properties": {"user_id": {"type": "null"}}},
+)
+
+
 class KeySettingsIn(RequestBody):
     """What describes any new key: label, how it authenticates, what it may do, until when, from where."""
 
+    model_config = ConfigDict(json_schema_extra=_ROTATION_NEEDS_REVEALABLE_TOKEN)
+
     label: Label
     auth_mode: Literal["bearer", "hmac"] = "bearer"
-    permissions: dict[str, LevelName] = Field(default_factory=dict)
-    expires_at: AwareDatetime | None = None
+    permissions: PermissionsIn = Field(default_factory=dict)
+    expires_at: DateTime | None = Field(default=None, description="In the future; null: never expires")
     ip_allowlist: IpAllowlist = Field(default_factory=list)
     recoverable: StrictBool = False
     rotation: RotationIn | None = None
@@ -95,6 +204,8 @@ class KeySettingsIn(RequestBody):
 
 
 class CreateKeyIn(KeySettingsIn):
+    model_config = ConfigDict(json_schema_extra=_all_of(_ROTATION_NEEDS_REVEALABLE_TOKEN, _MAIN_KEYS_NAME_NO_USER))
+
     type: Literal["main", "personal"] = "main"
     user_id: Annotated[StrictStr, Field(max_length=64)] | None = Field(
         default=None, description="personal keys: whose key; defaults to the caller's user (admins may name another)"
@@ -104,10 +215,11 @@ class CreateKeyIn(KeySettingsIn):
 class UpdateKeyIn(RequestBody):
     """Fields left out stay as they are; `expires_at` or `rotation` set to null are removed."""
 
-    label: Label | None = None
-    permissions: dict[str, LevelName] | None = None
-    expires_at: AwareDatetime | None = None
-    ip_allowlist: IpAllowlist | None = None
+    # Left out means unchanged; these three cannot be null, so the schema does not offer null for them.
+    label: Label | SkipJsonSchema[None] = None
+    permissions: PermissionsIn | SkipJsonSchema[None] = None
+    expires_at: DateTime | None = Field(default=None, description="In the future; null removes the expiry")
+    ip_allowlist: IpAllowlist | SkipJsonSchema[None] = None
     rotation: RotationIn | None = None
 
     _check_permissions = field_validator("permissions")(_validated_permissions)
@@ -308,7 +420,7 @@ class MeOut(BaseModel):
 
 class CreateWebhookIn(RequestBody):
     url: Annotated[StrictStr, Field(min_length=1, max_length=2048, description="https URL the events are POSTed to")]
-    events: Annotated[list[StrictStr], Field(min_length=1, max_length=20)] = Field(
+    events: Annotated[list[Literal[EventType, "*"]], Field(min_length=1, max_length=20)] = Field(
         description='Event types to deliver, or `["*"]` for every type'
     )
 

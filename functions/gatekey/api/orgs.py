@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from gatekey.api.keys import with_secret
 from gatekey.api.models import (
@@ -17,7 +17,7 @@ from gatekey.api.models import (
     OrgOut,
     UserOut,
 )
-from gatekey.api.pagination import decode_cursor, encode_cursor
+from gatekey.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from gatekey.api.services import current_caller, partner_orgs
 
 router = Router()
@@ -35,8 +35,8 @@ def create_org(body: Annotated[CreateOrgIn, Body()]) -> tuple[OrgOut, int]:
 
 @router.get("/orgs", summary="List the organisations this partner created, newest first")
 def list_orgs(
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> OrgListOut:
     partner = current_caller(router)
     orgs, after = partner_orgs().list_orgs(partner, limit, decode_cursor(partner.org_id, cursor))

@@ -7,11 +7,26 @@ import binascii
 import hashlib
 import hmac
 import json
-from typing import cast
+from typing import Annotated, cast
 
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from gatekey.api.models import WholeNumber
 from gatekey.domain.errors import InvalidRequestError
 
 _CHECK_LENGTH = 16
+CURSOR_PATTERN = rf"^[A-Za-z0-9_-]*\.[0-9a-f]{{{_CHECK_LENGTH}}}$"
+
+# The paging parameters of every list route.
+Limit = Annotated[WholeNumber, Query(ge=1, le=200, description="At most this many items (default 50)")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=2048,
+        pattern=CURSOR_PATTERN,
+        description="The previous page's `next_cursor`, as given: another tenant's or an altered one is 400",
+    ),
+]
 
 
 def _check(org_id: str, payload: bytes) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from gatekey.api.models import CreateUserIn, UserListOut, UserOut
-from gatekey.api.pagination import decode_cursor, encode_cursor
+from gatekey.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from gatekey.api.services import current_caller, user_administration
 
 router = Router()
@@ -27,8 +27,8 @@ def create_user(body: Annotated[CreateUserIn, Body()]) -> tuple[UserOut, int]:
 
 @router.get("/users", summary="List the organisation's users")
 def list_users(
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> UserListOut:
     caller = current_caller(router)
     users, after = user_administration().list(caller, limit, decode_cursor(caller.org_id, cursor))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from gatekey.api.models import CreateWebhookIn, WebhookListOut, WebhookOut, WebhookWithSecretOut
-from gatekey.api.pagination import decode_cursor, encode_cursor
+from gatekey.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from gatekey.api.services import current_caller, webhook_registry
 
 router = Router()
@@ -31,8 +31,8 @@ def create_webhook(body: Annotated[CreateWebhookIn, Body()]) -> tuple[WebhookWit
 
 @router.get("/webhooks", summary="List the organisation's webhooks, newest first")
 def list_webhooks(
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> WebhookListOut:
     caller = current_caller(router)
     page = webhook_registry().list(caller, limit, decode_cursor(caller.org_id, cursor))

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -16,9 +16,22 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:
-    from gatekey.local.embedded import EventRouting
+    import httpx
 
-from gatekey.api_gateway import FUNCTIONS, LOG_INGEST, SCHEDULER, WEBHOOK_DELIVERY, LambdaFunction
+    from gatekey.configuration import GatekeyConfiguration
+    from gatekey.local.embedded import EventRouting
+    from gatekey.local.gateway import Integration, LambdaHandler
+
+from gatekey.api_gateway import (
+    AUTHORIZER,
+    FUNCTIONS,
+    GATEKEY_ROUTES,
+    LOG_INGEST,
+    SCHEDULER,
+    STORE_DEMO,
+    WEBHOOK_DELIVERY,
+    LambdaFunction,
+)
 
 LOCAL_STAGE = "local"
 DEMO_ORG_NAME = "Demo Store"
@@ -57,14 +70,48 @@ def _write_secret_file(path: str | None, token: str) -> None:
             file.write(token + "\n")
 
 
+class _ServeOptionError(Exception):
+    """An option `gatekey serve` cannot use; the message is what it prints, one line per problem."""
+
+
+def _provider_options(arguments: argparse.Namespace) -> tuple[GatekeyConfiguration, httpx.URL | None]:
+    """The configuration and the upstream URL, checked before anything starts; the functions of this process
+    are pointed at the file, which they read through active_configuration() as deployed ones do."""
+    from gatekey.configuration import CONFIG_FILE_ENV_VAR, ConfigurationError, load_configuration
+
+    try:
+        configuration = load_configuration(arguments.config)  # without --config, the demo store's
+    except ConfigurationError as error:
+        raise _ServeOptionError("\n".join(error.problems)) from None
+    upstream = None
+    if arguments.upstream:
+        from gatekey.local.upstream import UpstreamUrlError, upstream_url
+
+        try:
+            upstream = upstream_url(arguments.upstream)
+        except UpstreamUrlError as error:
+            raise _ServeOptionError(f"gatekey: --upstream {error}") from None
+    if arguments.config:
+        os.environ[CONFIG_FILE_ENV_VAR] = str(Path(arguments.config).resolve())
+    else:
+        os.environ.pop(CONFIG_FILE_ENV_VAR, None)
+    return configuration, upstream
+
+
 def serve(arguments: argparse.Namespace) -> int:
+    try:
+        configuration, upstream = _provider_options(arguments)
+    except _ServeOptionError as error:
+        print(error, file=sys.stderr)
+        return 2
     _configure_process(arguments.verbose, arguments.authorizer_cache_ttl)
     from gatekey.bootstrap import found_org
     from gatekey.local.background import SchedulerTimer, WebhookDeliveryWorker
     from gatekey.local.embedded import EmbeddedAws
     from gatekey.local.events import ApiStage
-    from gatekey.local.gateway import LocalGateway, LocalLambdaContext
+    from gatekey.local.gateway import LocalGateway, LocalLambdaContext, lambda_routes
     from gatekey.local.log_shipping import AccessLogShipper
+    from gatekey.local.provider import HandlerLoadError, provider_routes
 
     embedded = None if arguments.storage_endpoint else EmbeddedAws()
     endpoint = arguments.storage_endpoint or embedded.start()  # type: ignore[union-attr]
@@ -78,10 +125,22 @@ def serve(arguments: argparse.Namespace) -> int:
     _write_secret_file(arguments.partner_key_file, tenant.partner_token)
 
     handlers = {function.name: _load_handler(function) for function in FUNCTIONS}
+    try:
+        backend, backend_description = _provider_backend(arguments.handler, upstream, handlers)
+    except HandlerLoadError as error:
+        print(f"gatekey: --handler {arguments.handler}: {error}", file=sys.stderr)
+        if embedded:
+            embedded.stop()
+        return 2
     api = ApiStage(stage=LOCAL_STAGE)  # what the gateway calls its API, so the log group names the same stage
     shipper = AccessLogShipper(handlers[LOG_INGEST.name], lambda: LocalLambdaContext(LOG_INGEST.name, api), api)
     gateway = LocalGateway(
-        handlers, stage=api.stage, authorizer_cache_ttl=arguments.authorizer_cache_ttl, on_access_log=shipper
+        # Gatekey's own routes first; the provider's API takes whatever they leave (DESIGN §11).
+        (*lambda_routes(GATEKEY_ROUTES, handlers), *provider_routes(configuration.public_routes, backend)),
+        handlers[AUTHORIZER.name],
+        stage=api.stage,
+        authorizer_cache_ttl=arguments.authorizer_cache_ttl,
+        on_access_log=shipper,
     )
     deliveries = WebhookDeliveryWorker(
         handlers[WEBHOOK_DELIVERY.name], lambda: LocalLambdaContext(WEBHOOK_DELIVERY.name, api), routing
@@ -97,22 +156,21 @@ def serve(arguments: argparse.Namespace) -> int:
     deliveries.start()
     schedule.start()
     host, port = gateway.start(arguments.host, arguments.port)
-    print(f"Gatekey is serving on http://{host}:{port} (storage: {endpoint})", flush=True)
-    print(f"  org:         {tenant.org.name} ({tenant.org.org_id})", flush=True)
-    print(f"  admin:       {tenant.admin.email} ({tenant.admin.user_id})", flush=True)
-    print(f"  admin key:   {tenant.admin_token}", flush=True)
-    print(f"  partner key: {tenant.partner_token}", flush=True)
-    print(f"  scheduler:   every {arguments.schedule_interval:g} s; webhooks delivered in the background", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
+    print(
+        f"Gatekey is serving on http://{host}:{port} (storage: {endpoint})",
+        f"  org:         {tenant.org.name} ({tenant.org.org_id})",
+        f"  admin:       {tenant.admin.email} ({tenant.admin.user_id})",
+        f"  admin key:   {tenant.admin_token}",
+        f"  partner key: {tenant.partner_token}",
+        f"  config:      {arguments.config or 'the demo store catalog'}",
+        f"  backend:     {backend_description} answers every path outside /v1",
+        f"  scheduler:   every {arguments.schedule_interval:g} s; webhooks delivered in the background",
+        "Press Ctrl-C to stop.",
+        sep="\n",
+        flush=True,
+    )
 
-    stopping = threading.Event()
-
-    def stop(signal_number: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    stopping.wait()
+    _wait_for_stop_signal()
     gateway.shutdown()
     schedule.stop()
     deliveries.stop()
@@ -121,6 +179,36 @@ def serve(arguments: argparse.Namespace) -> int:
         embedded.stop()
     print("Gatekey stopped.", flush=True)
     return 0
+
+
+def _wait_for_stop_signal() -> None:
+    """Until SIGTERM or Ctrl-C."""
+    stopping = threading.Event()
+
+    def stop(signal_number: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    stopping.wait()
+
+
+def _provider_backend(
+    handler_spec: str | None, upstream: httpx.URL | None, handlers: Mapping[str, LambdaHandler]
+) -> tuple[Integration, str]:
+    """What answers the provider's API (`--upstream`, `--handler`, else the demo store), and its name;
+    HandlerLoadError if the handler cannot be loaded."""
+    from gatekey.local.gateway import LambdaProxyIntegration, LocalFunction
+    from gatekey.local.provider import handler_function_name, load_handler
+
+    if upstream is not None:
+        from gatekey.local.upstream import HttpProxyIntegration
+
+        return HttpProxyIntegration(upstream), f"the upstream {upstream}"
+    if handler_spec:
+        function = LocalFunction(handler_function_name(handler_spec), load_handler(handler_spec))
+        return LambdaProxyIntegration(function), f"the Lambda handler {handler_spec}"
+    return LambdaProxyIntegration(LocalFunction(STORE_DEMO.name, handlers[STORE_DEMO.name])), "the demo store"
 
 
 def _prepare_local_storage(endpoint: str) -> EventRouting:
@@ -358,12 +446,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="gatekey", description="Gatekey: API keys for AWS API Gateway.")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve_parser = commands.add_parser("serve", help="run Gatekey locally on embedded DynamoDB and KMS")
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run Gatekey locally on embedded DynamoDB and KMS",
+        description=(
+            "Run Gatekey locally: embedded DynamoDB and KMS, an org with an admin key and a partner key, and a "
+            "local API Gateway serving Gatekey's API (/v1, /health) and, on every other path, the API it protects: "
+            "the demo store, or the provider's own with --config and --upstream or --handler."
+        ),
+    )
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8080)
     serve_parser.add_argument("--admin-key-file", help="write the admin main key's token to this file")
     serve_parser.add_argument(
         "--partner-key-file", help="write the partner key's token (creates customer orgs) to this file"
+    )
+    serve_parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help=(
+            "the provider's gatekey.toml: its permission catalog, route rules and public routes (default: the "
+            "demo store's); a bad file prints one line per problem and exits 2"
+        ),
+    )
+    backend = serve_parser.add_mutually_exclusive_group()
+    backend.add_argument(
+        "--upstream",
+        metavar="URL",
+        help=(
+            "send every request outside /v1 that the authorizer allows, and every public route, to the provider's "
+            "HTTP server at URL (method, path, query, headers, body, plus the Gatekey-* caller headers); its "
+            "answer is streamed back (default: the demo store answers)"
+        ),
+    )
+    backend.add_argument(
+        "--handler",
+        metavar="FILE.py:FUNCTION",
+        help=(
+            "answer those requests with the provider's Lambda proxy handler instead (FILE.py:FUNCTION or "
+            "MODULE:FUNCTION), invoked with the event API Gateway sends it"
+        ),
     )
     serve_parser.add_argument(
         "--storage-endpoint", help="use this DynamoDB/KMS endpoint instead of starting an embedded one"

@@ -56,8 +56,15 @@ class RunningGatekey:
         return created
 
 
+def run_gatekey(*arguments: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`gatekey <arguments>` run to its end (for commands that must refuse to start, say)."""
+    return subprocess.run(
+        [str(GATEKEY), *arguments], capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd
+    )
+
+
 @contextmanager
-def start_gatekey(tmp_path: Path, *extra: str) -> Iterator[RunningGatekey]:
+def start_gatekey(tmp_path: Path, *extra: str, cwd: Path | None = None) -> Iterator[RunningGatekey]:
     """A running `gatekey serve`, always stopped on the way out (killed if SIGTERM is not enough)."""
     port = free_port()
     key_file = tmp_path / "admin-key"
@@ -78,6 +85,7 @@ def start_gatekey(tmp_path: Path, *extra: str) -> Iterator[RunningGatekey]:
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=cwd,
     )
     try:
         yield _wait_until_healthy(process, f"http://127.0.0.1:{port}", key_file, partner_key_file)

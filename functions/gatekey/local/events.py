@@ -9,11 +9,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from gatekey.access_log import render_access_log_line
-from gatekey.api_gateway import GatewayRoute
 
 # API Gateway writes requestTime in Common Log Format; strftime's %b would follow the locale.
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -50,12 +49,22 @@ class ApiStage:
     region: str = "us-east-1"
 
 
+class ApiResource(Protocol):
+    """An API Gateway resource and method, as a route names them: `/v1/{proxy+}` and `ANY`."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def method(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class GatewayRequest:
     """A request matched to a route, with the ids and time API Gateway gives it."""
 
     http: HttpRequest
-    route: GatewayRoute
+    route: ApiResource
     path_parameters: Mapping[str, str] | None
     api: ApiStage
     request_id: str
@@ -210,13 +219,14 @@ def _identity(http: HttpRequest) -> dict[str, Any]:
 
 def _authorizer_context(authorizer: AuthorizerOutput) -> dict[str, Any]:
     # API Gateway hands context numbers and booleans on to the integration as strings.
-    context: dict[str, Any] = {key: _context_string(value) for key, value in authorizer.context.items()}
+    context: dict[str, Any] = {key: context_string(value) for key, value in authorizer.context.items()}
     context["principalId"] = authorizer.principal_id
     context["integrationLatency"] = authorizer.latency_ms
     return context
 
 
-def _context_string(value: object) -> str:
+def context_string(value: AuthorizerContextValue) -> str:
+    """An authorizer context value as the integration receives it: numbers and booleans become strings."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -1,4 +1,4 @@
-"""A local API Gateway (REST): routing, Lambda authorizer and its cache, proxy integration, access log."""
+"""A local API Gateway (REST): routing, Lambda authorizer and its cache, integrations, access log."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,13 +25,12 @@ from gatekey.api_gateway import (
     AUTHORIZER_CACHE_IDENTITY_SOURCES,
     AUTHORIZER_FAILURE,
     MISSING_ROUTE,
-    ROUTES,
     UNAUTHORIZED,
     GatewayResponse,
     GatewayRoute,
-    LambdaFunction,
 )
 from gatekey.local.events import (
+    ApiResource,
     ApiStage,
     AuthorizerContextValue,
     AuthorizerOutput,
@@ -58,15 +57,48 @@ _SOURCE_IP_SOURCE = "context.identity.sourceIp"
 
 
 @dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
+class StreamedBody:
+    """A body passed on to the client while it arrives, rather than held whole (an HTTP upstream's answer)."""
+
+    chunks: Iterator[bytes]  # raises BodyInterruptedError if the source breaks off
+    length: int | None  # the Content-Length announced beforehand; without one the body goes out chunked
+    close: Callable[[], None]  # called once, when the body is sent or abandoned
+
+
+class BodyInterruptedError(Exception):
+    """A streamed body's source broke off part-way; the client's connection is closed, so it sees a short body."""
 
 
 @dataclass(frozen=True)
-class RouteMatch:
-    route: GatewayRoute
+class HttpResponse:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes | StreamedBody
+
+
+class Integration(Protocol):
+    """What answers a request once the gateway has let it through: a Lambda function, or an HTTP server."""
+
+    def respond(self, request: GatewayRequest, authorizer: AuthorizerOutput | None) -> HttpResponse: ...
+
+
+@dataclass(frozen=True)
+class LocalRoute:
+    """A route of the local gateway: an API Gateway resource and method, whether the authorizer guards it,
+    and the integration behind it."""
+
+    path: str  # `/literal`, `/{param}` or a final `/{proxy+}`
+    method: str  # an HTTP method, or "ANY"
+    authorized: bool
+    integration: Integration
+
+
+RouteT = TypeVar("RouteT", bound=ApiResource)
+
+
+@dataclass(frozen=True)
+class RouteMatch(Generic[RouteT]):
+    route: RouteT
     path_parameters: dict[str, str] | None
 
 
@@ -91,7 +123,7 @@ class LocalLambdaContext(LambdaContext):
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def match_route(method: str, raw_path: str, routes: Sequence[GatewayRoute] = ROUTES) -> RouteMatch | None:
+def match_route(method: str, raw_path: str, routes: Sequence[RouteT]) -> RouteMatch[RouteT] | None:
     """API Gateway's choice: the most specific matching resource (literal segments before `{param}`
     before `{proxy+}`), then its exact method or ANY. A method the resource lacks is a missing route,
     even when a greedier resource has it."""
@@ -132,6 +164,48 @@ def _match_resource(resource: str, raw_path: str) -> tuple[tuple[int, ...], dict
     return (tuple(rank), params) if len(segments) == len(parts) else None
 
 
+class LocalFunction:
+    """A Lambda function's handler run as one Lambda container runs it: one event at a time (handlers keep
+    per-invocation module state), each with a fresh context."""
+
+    def __init__(self, name: str, handler: LambdaHandler) -> None:
+        self.name = name
+        self._handler = handler
+        self._lock = threading.Lock()
+
+    def invoke(self, event: dict[str, Any], api: ApiStage) -> object:
+        context = LocalLambdaContext(self.name, api)
+        with self._lock:
+            return self._handler(event, context)
+
+
+class LambdaProxyIntegration:
+    """API Gateway's Lambda proxy integration: the proxy event in, the function's answer out as HTTP; a function
+    that fails or answers something malformed is 502, as in API Gateway."""
+
+    def __init__(self, function: LocalFunction) -> None:
+        self.function = function
+
+    def respond(self, request: GatewayRequest, authorizer: AuthorizerOutput | None) -> HttpResponse:
+        try:
+            return _proxy_response(self.function.invoke(proxy_event(request, authorizer), request.api))
+        except Exception:
+            logger.exception("the %s function failed or returned a malformed response", self.function.name)
+            return HttpResponse(502, (("Content-Type", "application/json"),), _INTERNAL_ERROR)
+
+
+def lambda_routes(routes: Sequence[GatewayRoute], handlers: Mapping[str, LambdaHandler]) -> tuple[LocalRoute, ...]:
+    """Routes to Lambda functions, each function's handler behind one proxy integration (one container)."""
+    missing = {route.function.name for route in routes} - handlers.keys()
+    if missing:
+        raise ValueError(f"no handler for the Lambda functions {sorted(missing)}")
+    names = {route.function.name for route in routes}
+    integrations = {name: LambdaProxyIntegration(LocalFunction(name, handlers[name])) for name in names}
+    return tuple(
+        LocalRoute(route.path, route.method, route.authorized, integrations[route.function.name]) for route in routes
+    )
+
+
 @dataclass(frozen=True)
 class _Authorization:
     principal_id: str
@@ -140,11 +214,13 @@ class _Authorization:
 
 
 class LocalGateway:
-    """Drives Lambda handlers exactly as API Gateway (REST) would, over a local HTTP server."""
+    """API Gateway (REST) over a local HTTP server: each request to its route, through the Lambda authorizer
+    where the route is guarded, then to the route's integration, exactly as API Gateway drives them."""
 
     def __init__(
         self,
-        functions: Mapping[str, LambdaHandler],
+        routes: Sequence[LocalRoute],
+        authorizer: LambdaHandler,
         *,
         stage: str = "local",
         authorizer_cache_ttl: float = 0,
@@ -155,17 +231,13 @@ class LocalGateway:
         verbose: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        missing = {AUTHORIZER.name, *(route.function.name for route in ROUTES)} - functions.keys()
-        if missing:
-            raise ValueError(f"no handler for the Lambda functions {sorted(missing)}")
         for source in AUTHORIZER_CACHE_IDENTITY_SOURCES:
             if not source.startswith(_HEADER_SOURCE) and source != _SOURCE_IP_SOURCE:
                 raise ValueError(f"unsupported authorizer identity source {source!r}")
         self.api = ApiStage(stage=stage, api_id=api_id, account_id=account_id, region=region)
         self.verbose = verbose
-        self._functions = dict(functions)
-        # One Lambda container handles one event at a time; handlers keep per-invocation module state.
-        self._function_locks = {name: threading.Lock() for name in self._functions}
+        self.routes = tuple(routes)
+        self._authorizer = LocalFunction(AUTHORIZER.name, authorizer)
         self._cache_ttl = authorizer_cache_ttl
         self._cache: dict[tuple[str, ...], tuple[float, _Authorization]] = {}
         self._cache_lock = threading.Lock()
@@ -214,11 +286,13 @@ class LocalGateway:
 
     def handle(self, request: HttpRequest, *, too_large: bool = False) -> HttpResponse:
         """One request through API Gateway; `too_large` when the body was over the limit and left unread.
-        The access log callback gets the request's line before the response is returned."""
+        The access log callback gets the request's line once the response is sent: before this returns for
+        a body held whole, when a streamed body has been sent (or abandoned), so its latency covers the whole
+        transfer."""
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         received_at = datetime.now(UTC)
-        match = match_route(request.method, request.raw_path)
+        match = match_route(request.method, request.raw_path, self.routes)
         authorization: AuthorizerOutput | None = None
         try:
             if too_large:
@@ -227,30 +301,33 @@ class LocalGateway:
                 response = _gateway_response(MISSING_ROUTE)
             else:
                 routed = GatewayRequest(request, match.route, match.path_parameters, self.api, request_id, received_at)
-                response, authorization = self._route(routed)
+                response, authorization = self._route(routed, match.route)
         except Exception:
             logger.exception("local gateway failed on %s %s", request.method, request.raw_path)
             response = HttpResponse(500, (("Content-Type", "application/json"),), _INTERNAL_ERROR)
         response = replace(response, headers=(*response.headers, ("x-amzn-RequestId", request_id)))
-        self._log_access(
-            request,
-            request_id=request_id,
-            received_at=received_at,
-            resource_path=match.route.path if match else None,
-            status=response.status,
-            latency_ms=round((time.perf_counter() - started) * 1000),
-            authorizer_context=authorization.context if authorization else None,
-        )
-        return response
 
-    def _route(self, request: GatewayRequest) -> tuple[HttpResponse, AuthorizerOutput | None]:
+        def log_access() -> None:
+            self._log_access(
+                request,
+                request_id=request_id,
+                received_at=received_at,
+                resource_path=match.route.path if match else None,
+                status=response.status,
+                latency_ms=round((time.perf_counter() - started) * 1000),
+                authorizer_context=authorization.context if authorization else None,
+            )
+
+        return _once_sent(response, log_access)
+
+    def _route(self, request: GatewayRequest, route: LocalRoute) -> tuple[HttpResponse, AuthorizerOutput | None]:
         """The response, and the authorizer's output that the access log reads (also for a 403)."""
-        if not request.route.authorized:
-            return self._integrate(request, None), None
+        if not route.authorized:
+            return route.integration.respond(request, None), None
         refusal, authorization = self._authorize(request)
         if refusal is not None:
             return _gateway_response(refusal), authorization
-        return self._integrate(request, authorization), authorization
+        return route.integration.respond(request, authorization), authorization
 
     def _authorize(self, request: GatewayRequest) -> tuple[GatewayResponse | None, AuthorizerOutput | None]:
         """(None, output) when the policy allows the request; else the gateway's refusal, with the output
@@ -268,7 +345,7 @@ class LocalGateway:
             event = authorizer_request_event(request, ",".join(value for value in identity if value))
             started = time.perf_counter()
             try:
-                returned = self._invoke(AUTHORIZER, event)
+                returned = self._authorizer.invoke(event, self.api)
             except Exception as error:
                 if str(error) == "Unauthorized":
                     return UNAUTHORIZED, None
@@ -301,19 +378,6 @@ class LocalGateway:
             with self._cache_lock:
                 self._cache[key] = (self._clock() + self._cache_ttl, authorization)
 
-    def _integrate(self, request: GatewayRequest, authorization: AuthorizerOutput | None) -> HttpResponse:
-        function = request.route.function
-        try:
-            return _proxy_response(self._invoke(function, proxy_event(request, authorization)))
-        except Exception:
-            logger.exception("the %s function failed or returned a malformed response", function.name)
-            return HttpResponse(502, (("Content-Type", "application/json"),), _INTERNAL_ERROR)
-
-    def _invoke(self, function: LambdaFunction, event: dict[str, Any]) -> object:
-        context = LocalLambdaContext(function.name, self.api)
-        with self._function_locks[function.name]:
-            return self._functions[function.name](event, context)
-
     def _log_access(self, request: HttpRequest, **fields: Any) -> None:
         if self._on_access_log is None:
             return
@@ -344,6 +408,23 @@ def _authorization(returned: object) -> _Authorization:
     ):
         raise MalformedResponseError("context must map names to strings, numbers or booleans")
     return _Authorization(principal_id, dict(context), returned)
+
+
+def _once_sent(response: HttpResponse, sent: Callable[[], None]) -> HttpResponse:
+    """The response, with `sent` called when it has gone out: now for a body held whole, at its close for a
+    streamed one."""
+    body = response.body
+    if isinstance(body, bytes):
+        sent()
+        return response
+
+    def close() -> None:
+        try:
+            body.close()
+        finally:
+            sent()
+
+    return replace(response, body=replace(body, close=close))
 
 
 def _gateway_response(response: GatewayResponse) -> HttpResponse:
@@ -468,19 +549,53 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return server.gateway
 
     def _reply(self, response: HttpResponse, *, close: bool = False) -> None:
+        body = response.body
         try:
-            self.send_response(response.status)
-            for name, value in response.headers:
-                if name.lower() not in _FRAMING_HEADERS:
-                    self.send_header(_wire_text(name), _wire_text(value))
-            self.send_header("Content-Length", str(len(response.body)))
-            if close:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
-        except OSError:
-            self.close_connection = True  # the client is gone
+            self._send_head(response, close=close)
+            if isinstance(body, bytes):
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+            else:
+                self._send_streamed(response.status, body)
+        except (OSError, BodyInterruptedError):
+            self.close_connection = True  # the client is gone, or the body broke off and cannot be completed
+        finally:
+            if not isinstance(body, bytes):
+                body.close()
+
+    def _send_head(self, response: HttpResponse, *, close: bool) -> None:
+        """Status line and headers but the framing ones; Server and Date unless the response has its own."""
+        self.log_request(response.status)
+        self.send_response_only(response.status)
+        names = {name.lower() for name, _ in response.headers}
+        if "server" not in names:
+            self.send_header("Server", self.version_string())
+        if "date" not in names:
+            self.send_header("Date", self.date_time_string())
+        for name, value in response.headers:
+            if name.lower() not in _FRAMING_HEADERS:
+                self.send_header(_wire_text(name), _wire_text(value))
+        if close:
+            self.send_header("Connection", "close")
+
+    def _send_streamed(self, status: int, body: StreamedBody) -> None:
+        """Each chunk as it arrives: under the announced Content-Length, else in chunked transfer encoding."""
+        has_body = self.command != "HEAD" and status >= 200 and status not in (204, 304)
+        chunked = body.length is None and has_body
+        if body.length is not None:
+            self.send_header("Content-Length", str(body.length))
+        elif chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if not has_body:
+            return
+        for chunk in body.chunks:
+            if chunk:  # an empty chunk would end a chunked body
+                self.wfile.write(b"%X\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
     def log_message(self, format: str, *args: Any) -> None:
         if self._gateway.verbose:

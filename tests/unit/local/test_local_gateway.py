@@ -20,7 +20,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey.access_log import ACCESS_LOG_FORMAT
-from gatekey.local.gateway import LocalGateway, match_route
+from gatekey.api_gateway import ROUTES
+from gatekey.local.gateway import LocalGateway, lambda_routes, match_route
 
 CONTEXT = {"keyId": "key_1", "orgId": "org_1", "permissions": '{"keys": "read"}'}
 
@@ -85,6 +86,11 @@ def _functions(recorder: Recorder) -> dict[str, Any]:
     return {"authorizer": recorder.authorizer, "api": recorder.backend("api"), "store_demo": recorder.backend("store")}
 
 
+def _gateway(functions: dict[str, Any], **options: Any) -> LocalGateway:
+    """The gateway `gatekey serve` runs with the demo store: ROUTES, each to its Lambda function."""
+    return LocalGateway(lambda_routes(ROUTES, functions), functions["authorizer"], **options)
+
+
 @pytest.fixture
 def recorder() -> Recorder:
     return Recorder()
@@ -104,12 +110,12 @@ def _serve(gateway: LocalGateway) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def client(recorder: Recorder, access_log: list[str]) -> Iterator[httpx.Client]:
-    yield from _serve(LocalGateway(_functions(recorder), on_access_log=access_log.append))
+    yield from _serve(_gateway(_functions(recorder), on_access_log=access_log.append))
 
 
 @pytest.fixture
 def cached_client(recorder: Recorder) -> Iterator[httpx.Client]:
-    yield from _serve(LocalGateway(_functions(recorder), authorizer_cache_ttl=300))
+    yield from _serve(_gateway(_functions(recorder), authorizer_cache_ttl=300))
 
 
 ALLOW = {"Authorization": "Bearer allow"}
@@ -117,19 +123,19 @@ ALLOW = {"Authorization": "Bearer allow"}
 
 def test_literal_resources_win_over_greedy_ones() -> None:
     for literal in ("/health", "/v1/openapi.json"):
-        match = match_route("GET", literal)
+        match = match_route("GET", literal, ROUTES)
         assert match is not None
         assert (match.route.path, match.path_parameters) == (literal, None)
-    v1 = match_route("DELETE", "/v1/keys/key_1")
+    v1 = match_route("DELETE", "/v1/keys/key_1", ROUTES)
     assert v1 is not None
     assert (v1.route.path, v1.path_parameters) == ("/v1/{proxy+}", {"proxy": "keys/key_1"})
-    store = match_route("GET", "/v1")
+    store = match_route("GET", "/v1", ROUTES)
     assert store is not None
     assert (store.route.path, store.path_parameters) == ("/{proxy+}", {"proxy": "v1"})
 
 
 def test_a_method_the_resource_lacks_is_a_missing_route(client: httpx.Client) -> None:
-    assert match_route("POST", "/health") is None
+    assert match_route("POST", "/health", ROUTES) is None
     response = client.post("/health")
     assert response.status_code == 404
     assert response.json() == {"message": "Not Found"}
@@ -184,7 +190,7 @@ def test_a_powertools_rest_resolver_routes_the_proxy_event(recorder: Recorder) -
     def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)
 
-    gateway = LocalGateway({**_functions(recorder), "api": api})
+    gateway = _gateway({**_functions(recorder), "api": api})
     for client in _serve(gateway):
         response = client.get("/v1/keys/key_9", headers=ALLOW)
         assert (response.status_code, response.json()) == (200, {"key_id": "key_9", "org": "org_1"})
@@ -287,7 +293,7 @@ def test_cache_needs_the_identity_source(cached_client: httpx.Client, recorder: 
 
 def test_cache_entries_expire_after_the_ttl(recorder: Recorder) -> None:
     now = [1000.0]
-    gateway = LocalGateway(_functions(recorder), authorizer_cache_ttl=60, clock=lambda: now[0])
+    gateway = _gateway(_functions(recorder), authorizer_cache_ttl=60, clock=lambda: now[0])
     for client in _serve(gateway):
         client.get("/v1/keys", headers=ALLOW)
         now[0] += 59
@@ -325,7 +331,7 @@ def test_a_failing_access_log_callback_does_not_break_the_request(recorder: Reco
     def broken(line: str) -> None:
         raise RuntimeError("log sink down")
 
-    for client in _serve(LocalGateway(_functions(recorder), on_access_log=broken)):
+    for client in _serve(_gateway(_functions(recorder), on_access_log=broken)):
         assert client.get("/health").status_code == 200
 
 
@@ -359,7 +365,7 @@ def test_each_function_handles_one_event_at_a_time(recorder: Recorder) -> None:
             running -= 1
         return {"statusCode": 200, "body": "ok"}
 
-    gateway = LocalGateway({**_functions(recorder), "api": slow})
+    gateway = _gateway({**_functions(recorder), "api": slow})
     host, port = gateway.start()
     try:
         threads = [threading.Thread(target=httpx.get, args=(f"http://{host}:{port}/health",)) for _ in range(8)]
@@ -373,7 +379,7 @@ def test_each_function_handles_one_event_at_a_time(recorder: Recorder) -> None:
 
 
 def test_shutdown_is_prompt_and_frees_the_port(recorder: Recorder) -> None:
-    gateway = LocalGateway(_functions(recorder))
+    gateway = _gateway(_functions(recorder))
     host, port = gateway.start()
     idle = httpx.Client(base_url=f"http://{host}:{port}")
     assert idle.get("/health").status_code == 200  # leaves a keep-alive connection open
@@ -396,4 +402,4 @@ def test_requests_are_not_logged_to_stderr(client: httpx.Client, capfd: pytest.C
 
 def test_every_function_needs_a_handler(recorder: Recorder) -> None:
     with pytest.raises(ValueError, match="store_demo"):
-        LocalGateway({"authorizer": recorder.authorizer, "api": recorder.backend("api")})
+        lambda_routes(ROUTES, {"authorizer": recorder.authorizer, "api": recorder.backend("api")})

@@ -196,10 +196,9 @@ class LambdaProxyIntegration:
 
 def lambda_routes(routes: Sequence[GatewayRoute], handlers: Mapping[str, LambdaHandler]) -> tuple[LocalRoute, ...]:
     """Routes to Lambda functions, each function's handler behind one proxy integration (one container)."""
-    missing = {route.function.name for route in routes} - handlers.keys()
-    if missing:
-        raise ValueError(f"no handler for the Lambda functions {sorted(missing)}")
     names = {route.function.name for route in routes}
+    if missing := names - handlers.keys():
+        raise ValueError(f"no handler for the Lambda functions {sorted(missing)}")
     integrations = {name: LambdaProxyIntegration(LocalFunction(name, handlers[name])) for name in names}
     return tuple(
         LocalRoute(route.path, route.method, route.authorized, integrations[route.function.name]) for route in routes
@@ -581,13 +580,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
 
     def _send_streamed(self, status: int, body: StreamedBody) -> None:
-        """Each chunk as it arrives: under the announced Content-Length, else in chunked transfer encoding."""
+        """Each chunk as it arrives: under the announced Content-Length, else in chunked transfer encoding (an
+        HTTP/1.0 client, which knows no chunks, reads to the end of the connection instead)."""
         has_body = self.command != "HEAD" and status >= 200 and status not in (204, 304)
-        chunked = body.length is None and has_body
+        chunked = body.length is None and has_body and self.request_version != "HTTP/1.0"
         if body.length is not None:
             self.send_header("Content-Length", str(body.length))
         elif chunked:
             self.send_header("Transfer-Encoding", "chunked")
+        elif has_body:
+            self.send_header("Connection", "close")
         self.end_headers()
         if not has_body:
             return

@@ -280,6 +280,24 @@ def test_answers_without_a_body_keep_the_connection_in_step(client: httpx.Client
     assert after.json() == {"ok": True}
 
 
+def test_an_http_1_0_client_gets_an_unframed_answer_ending_with_the_connection(
+    client: httpx.Client, upstream: ScriptedUpstream
+) -> None:
+    upstream.scripts["/export"] = answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    host, port = client.base_url.host, client.base_url.port
+
+    with socket.create_connection((host, port), timeout=5) as raw:
+        raw.sendall(b"GET /export HTTP/1.0\r\nAuthorization: Bearer allow\r\n\r\n")
+        received = b""
+        while part := raw.recv(65536):
+            received += part
+
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"Transfer-Encoding" not in head
+    assert body == b"abc"
+
+
 def test_the_access_log_line_is_written_once_a_streamed_answer_ends(
     client: httpx.Client, upstream: ScriptedUpstream, access_log: list[str]
 ) -> None:

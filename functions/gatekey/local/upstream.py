@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
@@ -38,6 +39,7 @@ HOP_BY_HOP_HEADERS = frozenset(
 # Host names the upstream (httpx sets it from the URL, as API Gateway's HTTP proxy does); the gateway already
 # answered any `Expect: 100-continue` and holds the whole body.
 _NOT_FORWARDED = frozenset({"host", "expect"})
+_LINE_FOLD = re.compile(r"\r?\n[ \t]*")
 _CALLER_HEADER_NAMES = frozenset(name.lower() for name in CALLER_HEADERS)
 _UPSTREAM_UNAVAILABLE = json.dumps(
     {"error": {"code": "upstream_unavailable", "message": "The API's backend did not answer; try again later."}}
@@ -113,7 +115,7 @@ def upstream_request_headers(http: HttpRequest, authorizer: AuthorizerOutput | N
     forwarded_for = [value for name, value in http.headers if name.lower() == "x-forwarded-for"]
     headers = [
         # http.server read the header bytes as latin-1: encoding them back gives the bytes the client sent.
-        (name.encode("latin-1"), value.encode("latin-1"))
+        (name.encode("latin-1"), _unfolded(value).encode("latin-1"))
         for name, value in http.headers
         if name.lower() not in dropped and name.lower() != "x-forwarded-for" and not _names_caller_header(name)
     ]
@@ -130,6 +132,12 @@ def upstream_response_headers(headers: httpx.Headers) -> tuple[tuple[str, str], 
     pairs = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers.raw]
     dropped = HOP_BY_HOP_HEADERS | _connection_options(pairs) | {"gatekey-version"}
     return (*((name, value) for name, value in pairs if name.lower() not in dropped), ("Gatekey-Version", API_VERSION))
+
+
+def _unfolded(value: str) -> str:
+    # A value continued on the next line (obsolete line folding) is one line for the upstream, as RFC 9112 §5.2
+    # asks of a proxy: the continuation stays part of this header's value and never becomes a header of its own.
+    return _LINE_FOLD.sub(" ", value)
 
 
 def _names_caller_header(name: str) -> bool:

@@ -192,6 +192,20 @@ def test_the_upstream_gets_the_clients_end_to_end_headers_and_the_caller(
     ]
 
 
+def test_a_folded_header_stays_one_header(client: httpx.Client, upstream: ScriptedUpstream) -> None:
+    host, port = client.base_url.host, client.base_url.port
+    with socket.create_connection((host, port), timeout=5) as raw:
+        raw.sendall(
+            b"GET /invoices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer allow\r\n"
+            b"X-Folded: a\r\n Gatekey-Key-Id: key_spoofed\r\nConnection: close\r\n\r\n"
+        )
+        assert raw.recv(1024).startswith(b"HTTP/1.1 200")
+
+    headers = upstream.headers_of(0)
+    assert ("X-Folded", "a Gatekey-Key-Id: key_spoofed") in headers
+    assert [value for name, value in headers if name == "Gatekey-Key-Id"] == ["key_1"]
+
+
 def test_a_public_route_sends_every_caller_header_empty(client: httpx.Client, upstream: ScriptedUpstream) -> None:
     assert client.get("/status", headers={"Gatekey-Key-Id": "key_spoofed"}).status_code == 200
 

@@ -63,7 +63,14 @@ def get_key(key_id: KeyId) -> KeyOut:
     return KeyOut.of(key_lifecycle().get(current_caller(router), key_id), utc_now())
 
 
-@router.patch("/keys/<key_id>", summary="Edit an API key's label, permissions, expiry, allowlist or rotation")
+@router.patch(
+    "/keys/<key_id>",
+    summary="Edit an API key's label, permissions, expiry, allowlist or rotation",
+    responses={
+        200: {"description": "The key as edited"},
+        409: {"description": "The key is revoked or expired, was rotated meanwhile, or cannot have a rotation"},
+    },
+)
 def update_key(key_id: KeyId, body: Annotated[UpdateKeyIn, Body()]) -> KeyOut:
     given = body.model_fields_set
     changes = KeyChanges(
@@ -93,7 +100,10 @@ def rotate_key(key_id: KeyId, body: Annotated[RotateKeyIn | None, Body()] = None
 @router.post(
     "/keys/<key_id>/reveal",
     summary="Show the token of an HMAC or recoverable key again",
-    responses={409: {"description": "The key is neither HMAC nor recoverable, or not active"}},
+    responses={
+        200: {"description": "The key, with its token as `secret`"},
+        409: {"description": "The key is neither HMAC nor recoverable, or not active"},
+    },
 )
 def reveal_key(key_id: KeyId) -> KeyWithSecretOut:
     key, token = key_lifecycle().reveal(current_caller(router), key_id)

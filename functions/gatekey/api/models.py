@@ -87,7 +87,9 @@ def _ip_or_cidr_text(value: object) -> object:
     return value
 
 
-IpOrCidr = Annotated[StrictStr, BeforeValidator(_ip_or_cidr_text), Field(pattern=IP_OR_CIDR)]
+IpOrCidr = Annotated[
+    StrictStr, BeforeValidator(_ip_or_cidr_text), WithJsonSchema({"type": "string", "pattern": IP_OR_CIDR})
+]
 IpAllowlist = Annotated[list[IpOrCidr], Field(max_length=100)]
 
 

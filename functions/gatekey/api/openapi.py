@@ -6,12 +6,15 @@ module adds what only Gatekey knows, so the document tells the truth.
   does not send (invalid input is 400).
 - The security schemes (a Bearer key; the five headers of an HMAC-signed request).
 - The `Gatekey-Version` header on every request and answer, `Idempotency-Key` on every POST.
+- Links from what an operation creates to what can be done with it next (OpenAPI links), and an example of
+  every request body.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from gatekey.api.idempotency import IDEMPOTENCY_KEY_PATTERN
@@ -92,6 +95,71 @@ VERSION_RESPONSE_HEADER = {
 }
 
 
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: the answer of `source` (method, path, status) feeds `target`'s parameters."""
+
+    name: str
+    target: tuple[str, str]  # method, path
+    parameters: Mapping[str, str]  # parameter -> runtime expression
+
+
+_CREATED_ID = "$response.body#/id"
+_KEY = {"key_id": _CREATED_ID}
+_NEXT_PAGE = {"cursor": "$response.body#/next_cursor"}
+LINKS: dict[tuple[str, str, str], tuple[Link, ...]] = {
+    ("post", "/v1/keys", "201"): (
+        Link("ReadKey", ("get", "/v1/keys/{key_id}"), _KEY),
+        Link("EditKey", ("patch", "/v1/keys/{key_id}"), _KEY),
+        Link("RotateKey", ("post", "/v1/keys/{key_id}/rotate"), _KEY),
+        Link("RevealKey", ("post", "/v1/keys/{key_id}/reveal"), _KEY),
+        Link("RevokeKey", ("delete", "/v1/keys/{key_id}"), _KEY),
+    ),
+    ("post", "/v1/keys/{key_id}/rotate", "200"): (Link("ReadKey", ("get", "/v1/keys/{key_id}"), _KEY),),
+    ("post", "/v1/users", "201"): (
+        Link("ReadUser", ("get", "/v1/users/{user_id}"), {"user_id": _CREATED_ID}),
+        Link("DeleteUser", ("delete", "/v1/users/{user_id}"), {"user_id": _CREATED_ID}),
+    ),
+    ("post", "/v1/connections", "201"): (
+        Link("ReadConnection", ("get", "/v1/connections/{connection_id}"), {"connection_id": _CREATED_ID}),
+        Link("DeleteConnection", ("delete", "/v1/connections/{connection_id}"), {"connection_id": _CREATED_ID}),
+    ),
+    ("post", "/v1/webhooks", "201"): (
+        Link("ReadWebhook", ("get", "/v1/webhooks/{webhook_id}"), {"webhook_id": _CREATED_ID}),
+        Link("DeleteWebhook", ("delete", "/v1/webhooks/{webhook_id}"), {"webhook_id": _CREATED_ID}),
+    ),
+    ("post", "/v1/orgs", "201"): (
+        Link("ReadOrg", ("get", "/v1/orgs/{org_id}"), {"org_id": _CREATED_ID}),
+        Link("AddOrgUser", ("post", "/v1/orgs/{org_id}/users"), {"org_id": _CREATED_ID}),
+        Link("DeleteOrg", ("delete", "/v1/orgs/{org_id}"), {"org_id": _CREATED_ID}),
+    ),
+    ("post", "/v1/orgs/{org_id}/users", "201"): (
+        Link(
+            "MintUserKey",
+            ("post", "/v1/orgs/{org_id}/users/{user_id}/keys"),
+            {"org_id": "$request.path.org_id", "user_id": _CREATED_ID},
+        ),
+    ),
+    **{
+        ("get", path, "200"): (Link("NextPage", ("get", path), _NEXT_PAGE),)
+        for path in ("/v1/keys", "/v1/users", "/v1/connections", "/v1/webhooks", "/v1/events", "/v1/logs", "/v1/orgs")
+    },
+}
+
+# A realistic body for each operation that takes one: the first requests every client tries.
+EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/v1/keys"): {"label": "catalog reader", "permissions": {"keys": "read"}},
+    ("patch", "/v1/keys/{key_id}"): {"label": "catalog reader (renamed)", "ip_allowlist": ["203.0.113.0/24"]},
+    ("post", "/v1/keys/{key_id}/rotate"): {"grace_period_seconds": 3600},
+    ("post", "/v1/users"): {"email": "mia@example.com", "name": "Mia", "role": "member"},
+    ("post", "/v1/connections"): {"provider_slug": "hubspot", "end_user_id": "eu_42"},
+    ("post", "/v1/webhooks"): {"url": "https://hooks.example.com/gatekey", "events": ["key.created"]},
+    ("post", "/v1/orgs"): {"name": "Acme", "key_limit": 10},
+    ("post", "/v1/orgs/{org_id}/users"): {"email": "ops@acme.example", "name": "Ops", "role": "admin"},
+    ("post", "/v1/orgs/{org_id}/users/{user_id}/keys"): {"label": "Acme admin", "permissions": {"keys": "write"}},
+}
+
+
 def complete_document(generated: Mapping[str, Any]) -> dict[str, Any]:
     """Powertools' document for the routes, completed with Gatekey's answers, headers and security."""
     document = copy.deepcopy(dict(generated))
@@ -102,10 +170,27 @@ def complete_document(generated: Mapping[str, Any]) -> dict[str, Any]:
     schemas.update(copy.deepcopy(SCHEMAS))
     components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
     document["security"] = copy.deepcopy(SECURITY)
-    for path, operations in document.get("paths", {}).items():
+    paths = document.get("paths", {})
+    for path, operations in paths.items():
         for method, operation in operations.items():
             _complete_operation(path, method, operation)
+    for (method, path, status), links in LINKS.items():
+        response = paths[path][method]["responses"][status]
+        response["links"] = {
+            link.name: {
+                "operationId": paths[link.target[1]][link.target[0]]["operationId"],
+                "parameters": link.parameters,
+            }
+            for link in links
+        }
+    for (method, path), example in EXAMPLES.items():
+        paths[path][method]["requestBody"]["content"]["application/json"]["example"] = example
     return document
+
+
+def _operation_id(paths: Mapping[str, Any], method: str, path: str) -> str:
+    operation_id: str = paths[path][method]["operationId"]
+    return operation_id
 
 
 def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> None:

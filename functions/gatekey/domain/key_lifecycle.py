@@ -253,7 +253,11 @@ class KeyLifecycle:
             self._check_future(changes.expires_at, now)
         rotation = None if changes.clear_rotation else (changes.rotation or key.rotation)
         if rotation and not (key.recoverable or key.auth_mode == "hmac"):
-            raise InvalidRequestError("rotation needs a recoverable or HMAC key", code="invalid_rotation")
+            # The key as it is decides, not the request: it was created neither recoverable nor HMAC.
+            raise ConflictError(
+                f"key '{key_id}' is neither recoverable nor HMAC: a rotation policy needs a token Gatekey can reveal",
+                code="invalid_rotation",
+            )
         updated = replace(
             key,
             label=changes.label if changes.label is not None else key.label,

@@ -172,3 +172,10 @@ def test_an_api_without_a_stage_is_refused(tmp_path: Path, assembly_dir: Path) -
 def test_a_stage_gatekey_cannot_deploy_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StageSelectionError, match="Gatekey deploys dev or prod"):
         Gatekey(Stack(App(outdir=str(tmp_path)), "Files"), "Gatekey", stage="staging")
+
+
+def test_protecting_an_api_twice_is_refused(tmp_path: Path, assembly_dir: Path) -> None:
+    stack, api = protected_api(tmp_path, assembly_dir, add_files_methods)
+    (gatekey,) = [child for child in stack.node.children if isinstance(child, Gatekey)]
+    with pytest.raises(ProtectionError, match="protected by Gatekey already"):
+        gatekey.protect(api)

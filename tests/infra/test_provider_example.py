@@ -239,8 +239,9 @@ permission = "payments:read"
 
 
 def test_a_bad_configuration_stops_synthesis_with_one_line_per_problem(
-    tmp_path: Path, gatekey_site: Path, bundle_cache: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, gatekey_site: Path, bundle_cache: Path, invoices: AppRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # `invoices` first: it is the synth that meets the empty bundle cache.
     app_dir = copy_example(tmp_path / "invoices")
     (app_dir / "gatekey.toml").write_text(BAD_CONFIG)
     monkeypatch.chdir(app_dir)
@@ -255,8 +256,9 @@ def test_a_bad_configuration_stops_synthesis_with_one_line_per_problem(
 
 
 def test_a_public_route_the_api_does_not_have_stops_synthesis_naming_it(
-    tmp_path: Path, gatekey_site: Path, bundle_cache: Path
+    tmp_path: Path, gatekey_site: Path, bundle_cache: Path, invoices: AppRun
 ) -> None:
+    # After the first synth (`invoices`): the bundle's dependencies are cached, and that synth saw an empty cache.
     app_dir = copy_example(tmp_path / "invoices")
     config = app_dir / "gatekey.toml"
     config.write_text(config.read_text() + '\n[[routes]]\nmethod = "GET"\npath = "/health"\npublic = true\n')

@@ -256,5 +256,6 @@ def bundled_code(bundle: LambdaBundle) -> lambda_.Code:
         str(PACKAGE_DIR),
         asset_hash=bundle.asset_hash,
         asset_hash_type=AssetHashType.CUSTOM,
+        # The CDK requires an image; local bundling never declines, so Docker is never started.
         bundling=BundlingOptions(image=runtime.bundling_image, local=local_bundling),
     )

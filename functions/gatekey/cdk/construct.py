@@ -22,12 +22,15 @@ from gatekey.cdk.database import Database
 from gatekey.cdk.events import Events
 from gatekey.cdk.functions import Functions
 from gatekey.cdk.management_api import GATEKEY_PUBLIC_ROUTES, GATEKEY_ROUTES_SOURCE, ManagementApi
-from gatekey.cdk.protection import ApiProtection
+from gatekey.cdk.protection import ApiProtection, ProtectionError
 from gatekey.cdk.stage import deployable_stage_settings
 from gatekey.configuration import CONFIG_FILE_ENV_VAR, GatekeyConfiguration, load_configuration
 from gatekey.domain.permissions import RoutePattern
 from gatekey.settings import StageSettings
 from gatekey.storage.tables import ALL_TABLES
+
+# The id of the protection in a protected API's construct tree (e.g. InvoicesApi/Gatekey/Authorizer).
+PROTECTION_ID = "Gatekey"
 
 
 def ssm_parameter_name(stage: str, name: str) -> str:
@@ -38,9 +41,12 @@ def ssm_parameter_name(stage: str, name: str) -> str:
 class Gatekey(Construct):
     """Gatekey for one stage: tables and KMS key, its functions, its management API, events and the schedule.
 
-    `config` is the provider's configuration file (TOML; None for the demo store's): read here, at synthesis, so
-    a bad file stops synthesis with `ConfigurationError`, one line per problem. The functions get it as JSON in
-    their code bundle. Call `protect(api)` for each of the provider's REST APIs once its methods are added.
+    `stage` is `dev` or `prod` (`gatekey.settings.STAGES`); `authorizer_cache_ttl_seconds` overrides the stage's
+    authorizer cache TTL. `config` is the provider's configuration file (TOML; None for the demo store's): read here,
+    at synthesis, so a bad file stops synthesis with `ConfigurationError`, one line per problem; the functions get it
+    as JSON in their code bundle. `bundle_cache` is where the bundle's pip installs are kept (default
+    $GATEKEY_BUNDLE_CACHE, else ~/.cache/gatekey/bundles). Call `protect(api)` for each of the provider's REST APIs
+    once its methods are added.
 
     Attributes: `settings`, `configuration`, `code` and `runtime` (the bundle every function runs), `tables`,
     `secrets_key`, `authorizer_function`, `log_ingest_function`, `management_api_function`, `management_api`
@@ -110,9 +116,11 @@ class Gatekey(Construct):
     def _protect(
         self, rest_api: apigateway.RestApi, public_routes: tuple[RoutePattern, ...], routes_source: str
     ) -> ApiProtection:
+        if rest_api.node.try_find_child(PROTECTION_ID) is not None:
+            raise ProtectionError(f"{rest_api.node.path} is protected by Gatekey already")
         return ApiProtection(
             rest_api,
-            "Gatekey",
+            PROTECTION_ID,
             rest_api=rest_api,
             authorizer_function=self.authorizer_function,
             log_ingest_function=self.log_ingest_function,

@@ -33,7 +33,8 @@ HTTP_INTEGRATION_TYPES = frozenset({"HTTP", "HTTP_PROXY"})
 
 
 class ProtectionError(ValueError):
-    """The REST API cannot be protected as it is (no deployment stage, no methods, its own access log)."""
+    """The REST API cannot be protected as it is (no deployment stage, no methods, its own access log, or it is
+    protected already)."""
 
 
 class ApiProtection(Construct):
@@ -54,7 +55,10 @@ class ApiProtection(Construct):
         logging_account_setting: IDependable | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        stage = _deployment_stage(rest_api)
+        deployment = rest_api.latest_deployment
+        if deployment is None:
+            raise ProtectionError(f"{rest_api.node.path} is not deployed (deploy=False): Gatekey protects its stage")
+        stage = rest_api.deployment_stage
         if logging_account_setting is not None:
             # The stage may log only once the account lets API Gateway write to CloudWatch Logs.
             stage.node.add_dependency(logging_account_setting)
@@ -90,7 +94,7 @@ class ApiProtection(Construct):
             )
         # The deployment's logical id covers the methods as they were added; without this, changing what is
         # protected would leave the stage serving the old deployment.
-        rest_api.latest_deployment.add_to_logical_id(  # type: ignore[union-attr]  # a stage implies a deployment
+        deployment.add_to_logical_id(
             {
                 "gatekey": {
                     "authorizer": self.authorizer.authorizer_uri,
@@ -167,12 +171,6 @@ class ApiProtection(Construct):
             destination_arn=access_logs.log_group_arn, format=access_log_format_string()
         )
         return access_logs
-
-
-def _deployment_stage(rest_api: apigateway.RestApi) -> apigateway.Stage:
-    if rest_api.latest_deployment is None:
-        raise ProtectionError(f"{rest_api.node.path} is not deployed (deploy=False): Gatekey protects its stage")
-    return rest_api.deployment_stage
 
 
 def _integration_type(method: apigateway.Method) -> str | None:

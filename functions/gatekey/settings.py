@@ -14,6 +14,12 @@ def event_bus_name(stage: str) -> str:
     return f"gatekey-{stage}"
 
 
+def log_ingest_failure_queue_name(stage: str) -> str:
+    """Where Lambda puts access-log deliveries log ingest failed on after its retries (kept 14 days);
+    `gatekey redrive-logs` replays them. The CDK stack and `gatekey serve` create it under this name."""
+    return f"gatekey-{stage}-log-ingest-failures"
+
+
 SUPPORTED_API_VERSIONS = frozenset({API_VERSION})
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_sqs import SQSClient
 
 # Fail fast: a Lambda waiting out botocore's default 60 s on a stuck call helps nobody.
 _CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
@@ -42,9 +43,14 @@ def events_client() -> EventBridgeClient:
     return boto3.client("events", config=_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def sqs_client() -> SQSClient:
+    return boto3.client("sqs", config=_CONFIG)
+
+
 def reset_clients() -> None:
     """Forget the clients (the local runtime and tests call this after changing the endpoint)."""
-    for factory in (dynamodb_client, dynamodb_resource, kms_client, events_client):
+    for factory in (dynamodb_client, dynamodb_resource, kms_client, events_client, sqs_client):
         factory.cache_clear()
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import Message
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -29,6 +30,7 @@ from gatekey.api_gateway import (
     GatewayResponse,
     GatewayRoute,
 )
+from gatekey.domain.permissions import HTTP_METHODS
 from gatekey.local.events import (
     ApiResource,
     ApiStage,
@@ -41,6 +43,7 @@ from gatekey.local.events import (
     proxy_event,
 )
 from gatekey.local.policy import is_allowed
+from gatekey.settings import API_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -127,16 +130,27 @@ def match_route(method: str, raw_path: str, routes: Sequence[RouteT]) -> RouteMa
     """API Gateway's choice: the most specific matching resource (literal segments before `{param}`
     before `{proxy+}`), then its exact method or ANY. A method the resource lacks is a missing route,
     even when a greedier resource has it."""
-    matches = [(found[0], route, found[1]) for route in routes if (found := _match_resource(route.path, raw_path))]
-    if not matches:
-        return None
-    best = min(rank for rank, _, _ in matches)
-    on_resource = [(route, params) for rank, route, params in matches if rank == best]
-    for wanted in (method.upper(), "ANY"):
+    on_resource = _most_specific_resource(raw_path, routes)
+    for wanted in (method.upper(), "ANY") if method.upper() in HTTP_METHODS else (method.upper(),):
         for route, params in on_resource:
             if route.method == wanted:
                 return RouteMatch(route, params or None)
     return None
+
+
+def resource_methods(raw_path: str, routes: Sequence[ApiResource]) -> tuple[str, ...]:
+    """The methods the most specific resource matching the path has (ANY standing for all of them)."""
+    methods = {route.method for route, _ in _most_specific_resource(raw_path, routes)}
+    return HTTP_METHODS if "ANY" in methods else tuple(sorted(methods))
+
+
+def _most_specific_resource(raw_path: str, routes: Sequence[RouteT]) -> list[tuple[RouteT, dict[str, str]]]:
+    """The routes on the most specific resource matching the path, each with its path parameters."""
+    matches = [(found[0], route, found[1]) for route in routes if (found := _match_resource(route.path, raw_path))]
+    if not matches:
+        return []
+    best = min(rank for rank, _, _ in matches)
+    return [(route, params) for rank, route, params in matches if rank == best]
 
 
 def _match_resource(resource: str, raw_path: str) -> tuple[tuple[int, ...], dict[str, str]] | None:
@@ -296,6 +310,8 @@ class LocalGateway:
         try:
             if too_large:
                 response = _gateway_response(REQUEST_TOO_LARGE)
+            elif request.method not in HTTP_METHODS and (allowed := resource_methods(request.raw_path, self.routes)):
+                response = _method_not_served(request.method, allowed)
             elif match is None:
                 response = _gateway_response(MISSING_ROUTE)
             else:
@@ -426,6 +442,14 @@ def _once_sent(response: HttpResponse, sent: Callable[[], None]) -> HttpResponse
     return replace(response, body=replace(body, close=close))
 
 
+def _method_not_served(method: str, allowed: Sequence[str]) -> HttpResponse:
+    """API Gateway (REST) serves none but the methods of ANY; locally a TRACE or CONNECT to a resource is 405 in
+    Gatekey's error shape, naming the methods the resource has, as HTTP asks, rather than reaching a backend."""
+    body = {"error": {"code": "method_not_allowed", "message": f"{method} is not served; use {', '.join(allowed)}"}}
+    headers = (("Content-Type", "application/json"), ("Gatekey-Version", API_VERSION), ("Allow", ", ".join(allowed)))
+    return HttpResponse(405, headers, json.dumps(body).encode())
+
+
 def _gateway_response(response: GatewayResponse) -> HttpResponse:
     return HttpResponse(response.status_code, tuple(response.headers.items()), response.body.encode())
 
@@ -506,6 +530,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes; with Nagle's algorithm on, each response waits
     # for the client's delayed ACK (~40 ms).
     disable_nagle_algorithm = True
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server hands a request to `do_<METHOD>`, and answers an HTML 501 when there is none: every method
+        # comes here instead, API Gateway's to their routes, any other (TRACE, QUERY, ...) to a 405 or 404.
+        if name.startswith("do_"):
+            return self._serve_request
+        raise AttributeError(name)
 
     def _serve_request(self) -> None:
         gateway = self._gateway
@@ -599,11 +630,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line, an unknown method, headers too large) in JSON,
+        as the gateway's other answers, instead of its HTML page."""
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Error"
+        body = json.dumps({"message": phrase}).encode()
+        self._reply(HttpResponse(code, (("Content-Type", "application/json"),), body), close=True)
+
     def log_message(self, format: str, *args: Any) -> None:
         if self._gateway.verbose:
             super().log_message(format, *args)
-
-
-# http.server dispatches a request to `do_<METHOD>`; these are the methods API Gateway accepts.
-for _method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
-    setattr(_RequestHandler, f"do_{_method}", _RequestHandler._serve_request)

@@ -403,3 +403,30 @@ def test_requests_are_not_logged_to_stderr(client: httpx.Client, capfd: pytest.C
 def test_every_function_needs_a_handler(recorder: Recorder) -> None:
     with pytest.raises(ValueError, match="store_demo"):
         lambda_routes(ROUTES, {"authorizer": recorder.authorizer, "api": recorder.backend("api")})
+
+
+def test_a_method_api_gateway_does_not_serve_is_405_naming_the_resources_methods(
+    client: httpx.Client, recorder: Recorder
+) -> None:
+    proxied = client.request("TRACE", "/v1/keys", headers=ALLOW)
+    literal = client.request("QUERY", "/health")
+    invented = client.request("BREW", "/products")
+
+    assert proxied.status_code == literal.status_code == invented.status_code == 405
+    assert proxied.json()["error"]["code"] == "method_not_allowed"
+    assert proxied.headers["Allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+    assert literal.headers["Allow"] == "GET"
+    assert proxied.headers["Gatekey-Version"] == "2026-11-01"
+    assert recorder.authorizer_calls == recorder.backend_events == []
+    assert client.request("TRACE", "/").status_code == 404  # no resource there at all
+
+
+def test_what_http_server_refuses_itself_is_json_too(client: httpx.Client) -> None:
+    host, port = client.base_url.host, client.base_url.port
+    with socket.create_connection((host, port), timeout=5) as raw:
+        raw.sendall(b"GET /health HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(101)) + b"\r\n")
+        answer = b""
+        while part := raw.recv(4096):
+            answer += part
+    assert answer.startswith(b"HTTP/1.1 431")
+    assert answer.endswith(b'{"message": "Request Header Fields Too Large"}')

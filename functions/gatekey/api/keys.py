@@ -30,7 +30,15 @@ def with_secret(key: ApiKey, token: str) -> KeyWithSecretOut:
     return KeyWithSecretOut(**KeyOut.of(key, utc_now()).model_dump(), secret=token)
 
 
-@router.post("/keys", summary="Create an API key", responses={201: {"description": "Created"}})
+@router.post(
+    "/keys",
+    summary="Create an API key",
+    responses={
+        201: {"description": "Created; `secret` is the token, shown only here"},
+        404: {"description": "`user_id` names no user of this organisation"},
+        409: {"description": "The organisation has as many keys as its limit allows"},
+    },
+)
 def create_key(body: Annotated[CreateKeyIn, Body()]) -> tuple[KeyWithSecretOut, int]:
     request = body.to_new_key(type=body.type, user_id=body.user_id)
     key, token = key_lifecycle().create(current_caller(router), request)

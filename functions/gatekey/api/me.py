@@ -12,7 +12,11 @@ from gatekey.domain.errors import NotFoundError
 router = Router()
 
 
-@router.get("/me", summary="Who the calling key is: key, organisation, user and connection")
+@router.get(
+    "/me",
+    summary="Who the calling key is: key, organisation, user and connection",
+    responses={200: {"description": "The caller"}, 404: {"description": "The key's organisation no longer exists"}},
+)
 def who_am_i() -> MeOut:
     caller = current_caller(router)
     key = key_lifecycle().own_key(caller)

@@ -52,9 +52,12 @@ class GatewayRoute:
 
 
 # Gatekey's own API. API Gateway matches the most specific resource first: the literal paths win over `{proxy+}`.
+# Every GET route also answers HEAD (DESIGN §7); an API Gateway GET method does not, so HEAD is a method of its own.
 GATEKEY_ROUTES: tuple[GatewayRoute, ...] = (
     GatewayRoute("/health", "GET", MANAGEMENT_API, authorized=False),
+    GatewayRoute("/health", "HEAD", MANAGEMENT_API, authorized=False),
     GatewayRoute("/v1/openapi.json", "GET", MANAGEMENT_API, authorized=False),
+    GatewayRoute("/v1/openapi.json", "HEAD", MANAGEMENT_API, authorized=False),
     GatewayRoute("/v1/{proxy+}", "ANY", MANAGEMENT_API, authorized=True),
 )
 # The API Gatekey protects, when it is the demo store: every other path.
@@ -82,19 +85,27 @@ AUTHORIZER_CACHE_IDENTITY_SOURCES = ("method.request.header.Authorization", "con
 
 @dataclass(frozen=True)
 class GatewayResponse:
-    """A response API Gateway itself sends (the authorizer said no), configured as a gateway response."""
+    """A response API Gateway itself sends (the authorizer said no, the integration failed, ...), configured as
+    a gateway response: JSON `{"message": ...}` with `Gatekey-Version`, as every Gatekey answer carries it."""
 
     response_type: str
-    status_code: int
-    message: str
+    status_code: int | None = None  # None: the status API Gateway chose (the DEFAULT_* types)
+    message: str | None = None  # None: API Gateway's own message for the error
 
     @property
     def body(self) -> str:
+        """The response template: a fixed message, or API Gateway's (`$context.error.messageString` is quoted)."""
+        if self.message is None:
+            return '{"message": $context.error.messageString}'
         return json.dumps({"message": self.message})
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Content-Type": "application/json", "Gatekey-Version": API_VERSION}
+
+    def answer(self, message: str | None = None) -> bytes:
+        """The body as API Gateway sends it, `message` filling in for API Gateway's own."""
+        return json.dumps({"message": self.message or message or ""}).encode()
 
 
 UNAUTHORIZED = GatewayResponse("UNAUTHORIZED", 401, "Unauthorized")
@@ -102,4 +113,19 @@ ACCESS_DENIED = GatewayResponse("ACCESS_DENIED", 403, "Forbidden")
 # The authorizer itself failed (crashed, timed out): still a denial, reported as unavailable.
 AUTHORIZER_FAILURE = GatewayResponse("AUTHORIZER_FAILURE", 503, "Service Unavailable")
 MISSING_ROUTE = GatewayResponse("MISSING_AUTHENTICATION_TOKEN", 404, "Not Found")
-GATEWAY_RESPONSES: tuple[GatewayResponse, ...] = (UNAUTHORIZED, ACCESS_DENIED, AUTHORIZER_FAILURE, MISSING_ROUTE)
+REQUEST_TOO_LARGE = GatewayResponse("REQUEST_TOO_LARGE", 413, "Request Too Long")
+THROTTLED = GatewayResponse("THROTTLED", 429, "Too Many Requests")
+# Everything else API Gateway answers itself (an integration that failed is a 502, say) keeps its status and
+# message, in the same JSON and with Gatekey-Version.
+DEFAULT_4XX = GatewayResponse("DEFAULT_4XX")
+DEFAULT_5XX = GatewayResponse("DEFAULT_5XX")
+GATEWAY_RESPONSES: tuple[GatewayResponse, ...] = (
+    UNAUTHORIZED,
+    ACCESS_DENIED,
+    AUTHORIZER_FAILURE,
+    MISSING_ROUTE,
+    REQUEST_TOO_LARGE,
+    THROTTLED,
+    DEFAULT_4XX,
+    DEFAULT_5XX,
+)

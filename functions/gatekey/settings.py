@@ -43,6 +43,11 @@ class StageSettings:
     # Locally, webhooks may be plain http on loopback (a receiver on the developer's machine); deployed
     # stages deliver only over https to public addresses.
     loopback_webhooks_allowed: bool = False
+    # What one stage of an API may take (API Gateway's stage throttling): steady requests per second and the
+    # burst above it. The account's own limit (10,000/s, bursts of 5,000 in most regions) is shared by every
+    # API of the account; these keep one stage's flood from taking all of it, and bound what a flood costs.
+    throttle_rate_per_second: float = 100.0
+    throttle_burst: int = 200
 
     def as_environment(self) -> dict[str, str]:
         return {
@@ -77,6 +82,8 @@ class StageSettings:
             event_retention_days=base.event_retention_days,
             webhook_timeout_seconds=base.webhook_timeout_seconds,
             loopback_webhooks_allowed=base.loopback_webhooks_allowed,
+            throttle_rate_per_second=base.throttle_rate_per_second,
+            throttle_burst=base.throttle_burst,
         )
 
 
@@ -91,7 +98,14 @@ STAGES: dict[str, StageSettings] = {
         webhook_timeout_seconds=3,
         loopback_webhooks_allowed=True,
     ),
-    "dev": StageSettings(stage="dev", token_prefix="gk_test", argon2_time_cost=2, argon2_memory_cost_kib=19456),
+    "dev": StageSettings(
+        stage="dev",
+        token_prefix="gk_test",
+        argon2_time_cost=2,
+        argon2_memory_cost_kib=19456,
+        throttle_rate_per_second=50.0,
+        throttle_burst=100,
+    ),
     "prod": StageSettings(
         stage="prod",
         token_prefix="gk_live",
@@ -99,5 +113,7 @@ STAGES: dict[str, StageSettings] = {
         argon2_memory_cost_kib=65536,
         retain_data_on_delete=True,
         schedule_rate_minutes=5,
+        throttle_rate_per_second=1000.0,
+        throttle_burst=2000,
     ),
 }

@@ -88,7 +88,7 @@ class ApiProtection(Construct):
                 response.response_type.title().replace("_", ""),
                 rest_api=rest_api,
                 type=apigateway.ResponseType.of(response.response_type),
-                status_code=str(response.status_code),
+                status_code=str(response.status_code) if response.status_code else None,
                 templates={"application/json": response.body},
                 response_headers={name: f"'{value}'" for name, value in response.headers.items()},
             )

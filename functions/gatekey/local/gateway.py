@@ -25,7 +25,9 @@ from gatekey.api_gateway import (
     AUTHORIZER,
     AUTHORIZER_CACHE_IDENTITY_SOURCES,
     AUTHORIZER_FAILURE,
+    DEFAULT_5XX,
     MISSING_ROUTE,
+    REQUEST_TOO_LARGE,
     UNAUTHORIZED,
     GatewayResponse,
     GatewayRoute,
@@ -51,8 +53,9 @@ LambdaHandler = Callable[[dict[str, Any], LambdaContext], Any]
 AccessLogCallback = Callable[[str], None]  # receives each access-log line
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-REQUEST_TOO_LARGE = GatewayResponse("REQUEST_TOO_LARGE", 413, "Request Too Long")
-_INTERNAL_ERROR = json.dumps({"message": "Internal server error"}).encode()
+# A function that failed: API Gateway's own answer, in Gatekey's DEFAULT_5XX response.
+_INTERNAL_ERROR = DEFAULT_5XX.answer("Internal server error")
+_ERROR_HEADERS = tuple(DEFAULT_5XX.headers.items())
 # The server frames responses itself; a function's values for these would corrupt the stream.
 _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 _HEADER_SOURCE = "method.request.header."
@@ -205,7 +208,7 @@ class LambdaProxyIntegration:
             return _proxy_response(self.function.invoke(proxy_event(request, authorizer), request.api))
         except Exception:
             logger.exception("the %s function failed or returned a malformed response", self.function.name)
-            return HttpResponse(502, (("Content-Type", "application/json"),), _INTERNAL_ERROR)
+            return HttpResponse(502, _ERROR_HEADERS, _INTERNAL_ERROR)
 
 
 def lambda_routes(routes: Sequence[GatewayRoute], handlers: Mapping[str, LambdaHandler]) -> tuple[LocalRoute, ...]:
@@ -319,7 +322,7 @@ class LocalGateway:
                 response, authorization = self._route(routed, match.route)
         except Exception:
             logger.exception("local gateway failed on %s %s", request.method, request.raw_path)
-            response = HttpResponse(500, (("Content-Type", "application/json"),), _INTERNAL_ERROR)
+            response = HttpResponse(500, _ERROR_HEADERS, _INTERNAL_ERROR)
         response = replace(response, headers=(*response.headers, ("x-amzn-RequestId", request_id)))
 
         def log_access() -> None:
@@ -451,7 +454,9 @@ def _method_not_served(method: str, allowed: Sequence[str]) -> HttpResponse:
 
 
 def _gateway_response(response: GatewayResponse) -> HttpResponse:
-    return HttpResponse(response.status_code, tuple(response.headers.items()), response.body.encode())
+    """One of the gateway responses with a fixed status and message (the local gateway answers no DEFAULT_*)."""
+    assert response.status_code is not None, response.response_type
+    return HttpResponse(response.status_code, tuple(response.headers.items()), response.answer())
 
 
 def _proxy_response(returned: object) -> HttpResponse:

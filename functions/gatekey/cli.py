@@ -70,19 +70,14 @@ def _write_secret_file(path: str | None, token: str) -> None:
             file.write(token + "\n")
 
 
-class _ServeOptionError(Exception):
-    """An option `gatekey serve` cannot use; the message is what it prints, one line per problem."""
+class _OptionError(Exception):
+    """An option a command cannot use; the message is what it prints, one line per problem."""
 
 
 def _provider_options(arguments: argparse.Namespace) -> tuple[GatekeyConfiguration, httpx.URL | None]:
     """The configuration and the upstream URL, checked before anything starts; the functions of this process
     are pointed at the file, which they read through active_configuration() as deployed ones do."""
-    from gatekey.configuration import CONFIG_FILE_ENV_VAR, ConfigurationError, load_configuration
-
-    try:
-        configuration = load_configuration(arguments.config)  # without --config, the demo store's
-    except ConfigurationError as error:
-        raise _ServeOptionError("\n".join(error.problems)) from None
+    configuration = _use_configuration(arguments.config)
     upstream = None
     if arguments.upstream:
         from gatekey.local.upstream import UpstreamUrlError, upstream_url
@@ -90,24 +85,36 @@ def _provider_options(arguments: argparse.Namespace) -> tuple[GatekeyConfigurati
         try:
             upstream = upstream_url(arguments.upstream)
         except UpstreamUrlError as error:
-            raise _ServeOptionError(f"gatekey: --upstream {error}") from None
-    if arguments.config:
-        os.environ[CONFIG_FILE_ENV_VAR] = str(Path(arguments.config).resolve())
+            raise _OptionError(f"gatekey: --upstream {error}") from None
+    return configuration, upstream
+
+
+def _use_configuration(path: str | None) -> GatekeyConfiguration:
+    """The configuration file, checked (every problem one line), and pointed to for this process's functions,
+    which read it through active_configuration() as deployed ones do; without a file, the demo store's."""
+    from gatekey.configuration import CONFIG_FILE_ENV_VAR, ConfigurationError, load_configuration
+
+    try:
+        configuration = load_configuration(path)
+    except ConfigurationError as error:
+        raise _OptionError("\n".join(error.problems)) from None
+    if path:
+        os.environ[CONFIG_FILE_ENV_VAR] = str(Path(path).resolve())
     else:
         os.environ.pop(CONFIG_FILE_ENV_VAR, None)
-    return configuration, upstream
+    return configuration
 
 
 def serve(arguments: argparse.Namespace) -> int:
     try:
         configuration, upstream = _provider_options(arguments)
-    except _ServeOptionError as error:
+    except _OptionError as error:
         print(error, file=sys.stderr)
         return 2
     _configure_process(arguments.verbose, arguments.authorizer_cache_ttl)
     from gatekey.bootstrap import found_org
     from gatekey.local.background import SchedulerTimer, WebhookDeliveryWorker
-    from gatekey.local.embedded import EmbeddedAws
+    from gatekey.local.embedded import EmbeddedAws, ensure_log_ingest_failure_queue
     from gatekey.local.events import ApiStage
     from gatekey.local.gateway import LocalGateway, LocalLambdaContext, lambda_routes
     from gatekey.local.log_shipping import AccessLogShipper
@@ -133,7 +140,12 @@ def serve(arguments: argparse.Namespace) -> int:
             embedded.stop()
         return 2
     api = ApiStage(stage=LOCAL_STAGE)  # what the gateway calls its API, so the log group names the same stage
-    shipper = AccessLogShipper(handlers[LOG_INGEST.name], lambda: LocalLambdaContext(LOG_INGEST.name, api), api)
+    shipper = AccessLogShipper(
+        handlers[LOG_INGEST.name],
+        lambda: LocalLambdaContext(LOG_INGEST.name, api),
+        api,
+        on_failure_queue_url=ensure_log_ingest_failure_queue(LOCAL_STAGE),
+    )
     gateway = LocalGateway(
         # Gatekey's own routes first; the provider's API takes whatever they leave (DESIGN §11).
         (*lambda_routes(GATEKEY_ROUTES, handlers), *provider_routes(configuration.public_routes, backend)),
@@ -272,6 +284,56 @@ def run_scheduled(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def redrive_logs(arguments: argparse.Namespace) -> int:
+    """Replay log ingest's failed deliveries (its on-failure queue) into the request logs; exit 2 if the stage's
+    queue or storage cannot be used, 1 if some messages were not log ingest's and stay queued."""
+    from gatekey.domain.errors import StorageUnavailableError
+    from gatekey.settings import log_ingest_failure_queue_name
+
+    stage = arguments.stage
+    if stage == LOCAL_STAGE and not arguments.storage_endpoint:
+        print(
+            "gatekey: the local stage's storage is the one `gatekey serve` runs: pass --storage-endpoint "
+            "with the URL it printed",
+            file=sys.stderr,
+        )
+        return 2
+    queue_name = log_ingest_failure_queue_name(stage)
+    try:
+        if stage == LOCAL_STAGE:
+            _configure_process(False, 0)
+            _prepare_local_storage(arguments.storage_endpoint)
+        else:
+            _configure_stage(stage, arguments.region, arguments.storage_endpoint)
+        from gatekey.handlers.log_ingest import ingest
+        from gatekey.log_redrive import redrive_failed_deliveries
+        from gatekey.storage import aws
+        from gatekey.storage.failed_deliveries import FailedDeliveryQueue
+
+        queue_url = aws.sqs_client().get_queue_url(QueueName=queue_name)["QueueUrl"]
+        report = redrive_failed_deliveries(FailedDeliveryQueue(queue_url), ingest)
+    except (BotoCoreError, ClientError, StorageUnavailableError) as error:
+        cause = error.__cause__ if isinstance(error, StorageUnavailableError) and error.__cause__ else error
+        print(
+            f"gatekey: cannot replay the {stage} stage's failed log deliveries ({queue_name}): "
+            + " ".join(str(cause).split()),
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        f"Replayed {report.deliveries} failed log deliveries of the {stage} stage: "
+        f"{report.stored} request-log entries stored (each request once)"
+    )
+    if report.unreadable:
+        print(
+            f"gatekey: {report.unreadable} messages in {queue_name} are not log ingest's failed deliveries; "
+            "they were left in the queue",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def _founding_problem(org_name: str, admin_email: str, admin_name: str) -> str | None:
     """What the management API would refuse in the org's name or the admin's email or name (same models), or None."""
     from pydantic import ValidationError
@@ -352,6 +414,11 @@ def bootstrap(arguments: argparse.Namespace) -> int:
     if problem:
         print(f"gatekey: {problem}", file=sys.stderr)
         return 2
+    try:
+        _use_configuration(arguments.config)
+    except _OptionError as error:
+        print(error, file=sys.stderr)
+        return 2
     table_names = _configure_stage(stage, arguments.region, arguments.storage_endpoint)
     from gatekey.bootstrap import AlreadyBootstrappedError, bootstrap_stage
     from gatekey.domain.errors import StorageUnavailableError
@@ -413,6 +480,11 @@ def _add_bootstrap_command(commands: argparse._SubParsersAction[argparse.Argumen
     parser.add_argument(
         "--partner-key-file", help="write the partner key's token (creates customer orgs) to this file (mode 600)"
     )
+    parser.add_argument(
+        "--config",
+        help="the configuration file the stage was deployed with (its catalog is what the admin key holds); "
+        "default: the demo store's",
+    )
     parser.add_argument("--region", help="the stage's AWS region (default: boto3's, e.g. $AWS_DEFAULT_REGION)")
     parser.add_argument(
         "--storage-endpoint", help="use this DynamoDB/KMS endpoint (a moto or LocalStack server) instead of AWS"
@@ -439,6 +511,25 @@ def _add_run_scheduled_command(commands: argparse._SubParsersAction[argparse.Arg
     )
     parser.add_argument("--region", help="a deployed stage's AWS region (default: boto3's)")
     parser.set_defaults(run=run_scheduled)
+
+
+def _add_redrive_logs_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from gatekey.settings import STAGES
+
+    parser = commands.add_parser(
+        "redrive-logs",
+        help="replay the access-log deliveries log ingest failed on into the request logs",
+        description=(
+            "Lambda keeps the access-log deliveries log ingest failed on, after its retries, in the stage's queue "
+            "gatekey-<stage>-log-ingest-failures (14 days). This replays them into the request logs and removes "
+            "them from the queue; a request already stored is stored once. Run it with AWS credentials that may "
+            "receive and delete messages of that queue and write the stage's request logs."
+        ),
+    )
+    parser.add_argument("--stage", default=LOCAL_STAGE, choices=list(STAGES), help="default: local")
+    parser.add_argument("--storage-endpoint", help="the DynamoDB/SQS endpoint (local: the URL `gatekey serve` printed)")
+    parser.add_argument("--region", help="a deployed stage's AWS region (default: boto3's)")
+    parser.set_defaults(run=redrive_logs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -503,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.set_defaults(run=serve)
     _add_bootstrap_command(commands)
     _add_run_scheduled_command(commands)
+    _add_redrive_logs_command(commands)
     from gatekey.client.sign_command import add_sign_command
 
     add_sign_command(commands)

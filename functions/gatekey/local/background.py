@@ -1,8 +1,9 @@
 """What runs beside the local gateway: webhook delivery and the scheduler, driven as AWS drives their Lambdas.
 
 Webhook delivery: the bus's rule puts each event on a queue (moto's EventBridge and SQS); this worker hands
-it to the webhook handler as Lambda's asynchronous invocation does: a failed invocation is retried twice
-with growing delays, then an on-failure record (Lambda's destination format) goes to the dead-letter queue.
+it to the webhook handler as Lambda's asynchronous invocation does (`AsynchronousInvocations`): a failed
+invocation is retried twice with growing delays, then an on-failure record (Lambda's destination format) goes
+to the dead-letter queue. Log shipping invokes log ingest the same way.
 The scheduler: its handler gets an EventBridge "Scheduled Event" at every tick of a timer.
 """
 
@@ -50,6 +51,58 @@ class _BackgroundThread:
         raise NotImplementedError
 
 
+class AsynchronousInvocations:
+    """Lambda's asynchronous invocation of one handler: a failed invocation is retried twice with growing
+    delays, then an on-failure record (Lambda's destination format) goes to the destination queue. Whoever
+    owns it calls `invoke_due_retries()` from its own thread; `finish()` gives every pending retry its last
+    attempt now, so stopping `gatekey serve` loses nothing."""
+
+    def __init__(
+        self,
+        name: str,
+        handler: Handler,
+        new_context: Callable[[], Any],
+        on_failure_queue_url: str,
+        retry_delays: Sequence[float] = LOCAL_RETRY_DELAYS_SECONDS,
+    ) -> None:
+        self._name = name
+        self._handler = handler
+        self._new_context = new_context
+        self._on_failure_queue_url = on_failure_queue_url
+        self._retry_delays = tuple(retry_delays)
+        self._sqs = boto3.client("sqs")
+        self._retries: list[tuple[float, int, int, dict[str, Any]]] = []  # (due, sequence, attempt, event)
+        self._sequence = 0
+        self._lock = threading.Lock()
+
+    def invoke(self, event: dict[str, Any], attempt: int = 0) -> None:
+        context = self._new_context()
+        try:
+            self._handler(event, context)
+        except Exception as error:
+            if attempt < len(self._retry_delays):
+                with self._lock:
+                    self._sequence += 1
+                    due = time.monotonic() + self._retry_delays[attempt]
+                    heapq.heappush(self._retries, (due, self._sequence, attempt + 1, event))
+                return
+            logger.warning("%s failed %d times: sent to its on-failure destination", self._name, attempt + 1)
+            record = on_failure_record(event, context, attempts=attempt + 1, error=error)
+            self._sqs.send_message(QueueUrl=self._on_failure_queue_url, MessageBody=json.dumps(record))
+
+    def invoke_due_retries(self, *, all_now: bool = False) -> None:
+        while True:
+            with self._lock:
+                if not self._retries or not (all_now or self._retries[0][0] <= time.monotonic()):
+                    return
+                _, _, attempt, event = heapq.heappop(self._retries)
+            # Stopping: this is the last chance, so it is the last attempt.
+            self.invoke(event, len(self._retry_delays) if all_now else attempt)
+
+    def finish(self) -> None:
+        self.invoke_due_retries(all_now=True)
+
+
 class WebhookDeliveryWorker(_BackgroundThread):
     def __init__(
         self,
@@ -58,19 +111,21 @@ class WebhookDeliveryWorker(_BackgroundThread):
         routing: EventRouting,
         retry_delays: Sequence[float] = LOCAL_RETRY_DELAYS_SECONDS,
     ) -> None:
-        self._handler = handler
-        self._new_context = new_context
         self._routing = routing
-        self._retry_delays = tuple(retry_delays)
         self._sqs = boto3.client("sqs")
-        self._retries: list[tuple[float, int, int, dict[str, Any]]] = []  # (due, sequence, attempt, event)
-        self._sequence = 0
+        self._invocations = AsynchronousInvocations(
+            "webhook delivery", handler, new_context, routing.dead_letter_queue_url, retry_delays
+        )
         super().__init__("webhook-delivery")
+
+    def stop(self) -> None:
+        super().stop()
+        self._invocations.finish()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                self._invoke_due_retries()
+                self._invocations.invoke_due_retries()
                 self._receive()
             except Exception:
                 logger.exception("webhook delivery worker failed; going on")
@@ -87,26 +142,7 @@ class WebhookDeliveryWorker(_BackgroundThread):
         for message in messages:
             # Accepted for asynchronous invocation: from here on, retries and the dead-letter queue take over.
             self._sqs.delete_message(QueueUrl=self._routing.delivery_queue_url, ReceiptHandle=message["ReceiptHandle"])
-            self._invoke(json.loads(message["Body"]), attempt=0)
-
-    def _invoke_due_retries(self) -> None:
-        while self._retries and self._retries[0][0] <= time.monotonic():
-            _, _, attempt, event = heapq.heappop(self._retries)
-            self._invoke(event, attempt)
-
-    def _invoke(self, event: dict[str, Any], attempt: int) -> None:
-        context = self._new_context()
-        try:
-            self._handler(event, context)
-        except Exception as error:
-            if attempt < len(self._retry_delays):
-                self._sequence += 1
-                due = time.monotonic() + self._retry_delays[attempt]
-                heapq.heappush(self._retries, (due, self._sequence, attempt + 1, event))
-                return
-            logger.warning("webhook delivery of event %s failed %d times: dead-lettered", event.get("id"), attempt + 1)
-            record = on_failure_record(event, context, attempts=attempt + 1, error=error)
-            self._sqs.send_message(QueueUrl=self._routing.dead_letter_queue_url, MessageBody=json.dumps(record))
+            self._invocations.invoke(json.loads(message["Body"]))
 
 
 def on_failure_record(event: dict[str, Any], context: Any, *, attempts: int, error: Exception) -> dict[str, Any]:

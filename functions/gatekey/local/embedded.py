@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from gatekey.settings import event_bus_name
+from gatekey.settings import event_bus_name, log_ingest_failure_queue_name
 from gatekey.storage import aws
 from gatekey.storage.event_bus import DELIVERY_EVENT_PATTERN
 from gatekey.storage.sealing import KMS_KEY_ENV_VAR
@@ -124,3 +124,8 @@ def ensure_event_routing(stage: str) -> EventRouting:
     events.put_rule(Name=rule_name, EventBusName=bus_name, EventPattern=json.dumps(DELIVERY_EVENT_PATTERN))
     events.put_targets(Rule=rule_name, EventBusName=bus_name, Targets=[{"Id": "webhook-delivery", "Arn": queue_arn}])
     return EventRouting(bus_name, delivery_queue_url, dead_letter_queue_url)
+
+
+def ensure_log_ingest_failure_queue(stage: str) -> str:
+    """The URL of log ingest's on-failure queue, created where missing (the stack creates it in AWS)."""
+    return aws.sqs_client().create_queue(QueueName=log_ingest_failure_queue_name(stage))["QueueUrl"]

@@ -1,4 +1,6 @@
-"""Hands the local gateway's access-log lines to the log-ingest handler, as CloudWatch Logs would: in batches."""
+"""Hands the local gateway's access-log lines to the log-ingest handler, as CloudWatch Logs would: in batches,
+invoked asynchronously, so a delivery that fails is retried and then kept in log ingest's on-failure queue (from
+which `gatekey redrive-logs` replays it), never dropped."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from gatekey.local.background import AsynchronousInvocations
 from gatekey.local.events import ApiStage, LogDelivery, cloudwatch_logs_event
 
 logger = logging.getLogger(__name__)
@@ -21,9 +24,10 @@ MAX_LINES_PER_DELIVERY = 1000
 class AccessLogShipper:
     """Collects access-log lines (it is the gateway's `on_access_log`) and delivers them from a thread."""
 
-    def __init__(self, ingest: IngestHandler, new_context: Callable[[], Any], api: ApiStage) -> None:
-        self._ingest = ingest
-        self._new_context = new_context  # a Lambda context per invocation
+    def __init__(
+        self, ingest: IngestHandler, new_context: Callable[[], Any], api: ApiStage, on_failure_queue_url: str
+    ) -> None:
+        self._ingest = AsynchronousInvocations("log ingest", ingest, new_context, on_failure_queue_url)
         self._delivery = LogDelivery(
             log_group=f"/aws/apigateway/gatekey-{api.stage}/access",
             log_stream="local",
@@ -45,10 +49,11 @@ class AccessLogShipper:
         self._thread.start()
 
     def stop(self) -> None:
-        """Deliver what is pending, then stop."""
+        """Deliver what is pending and give failed deliveries their last attempt, then stop."""
         self._stopping.set()
         self._thread.join(timeout=10)
         self.flush()
+        self._ingest.finish()
 
     def flush(self) -> None:
         with self._lock:
@@ -57,12 +62,12 @@ class AccessLogShipper:
             return
         event = cloudwatch_logs_event(self._delivery, batch, first_id=self._sent)
         self._sent += len(batch)
-        try:
-            self._ingest(event, self._new_context())
-        except Exception:
-            # CloudWatch Logs would retry a failed delivery; locally the lines are reported and dropped.
-            logger.exception("log ingest failed for %d access-log lines", len(batch))
+        self._ingest.invoke(event)
 
     def _run(self) -> None:
         while not self._stopping.wait(FLUSH_INTERVAL_SECONDS):
-            self.flush()
+            try:
+                self._ingest.invoke_due_retries()
+                self.flush()
+            except Exception:
+                logger.exception("shipping access-log lines failed; going on")

@@ -271,3 +271,46 @@ def test_names_and_email_the_api_would_refuse_are_refused_before_anything_is_sto
     assert result.returncode == 2
     assert result.stderr.startswith(f"gatekey: {option}: ")
     assert result.stderr.count("\n") == 1
+
+
+INVOICES_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "invoices" / "gatekey.toml"
+
+
+def test_with_the_providers_configuration_the_admin_key_holds_its_catalog(
+    storage_endpoint: str, run_bootstrap: RunBootstrap
+) -> None:
+    region = "ap-southeast-2"
+    deploy_stage_storage(storage_endpoint, "dev", region)
+    result = run_bootstrap(
+        "--stage=dev",
+        "--org-name=Invoices",
+        "--admin-email=ops@invoices.example",
+        f"--config={INVOICES_CONFIG}",
+        f"--region={region}",
+        f"--storage-endpoint={storage_endpoint}",
+    )
+    assert result.returncode == 0, result.stderr
+    (admin_key,) = [key for key in items(storage_endpoint, "dev", region, KEYS_TABLE) if key["type"] == "main"]
+    permissions = admin_key["permissions"]
+    assert permissions["invoices"] == "write" and permissions["customers"] == "read"
+    assert "products" not in permissions  # the demo store's catalog is not the provider's
+
+
+def test_a_bad_configuration_is_its_problem_lines_and_exit_2_before_anything_is_stored(
+    tmp_path: Path, storage_endpoint: str, run_bootstrap: RunBootstrap
+) -> None:
+    bad = tmp_path / "gatekey.toml"
+    bad.write_text('[permissions]\ninvoices = "admin"\nkeys = "read"\n')
+    result = run_bootstrap(
+        "--stage=dev",
+        "--org-name=Invoices",
+        "--admin-email=ops@invoices.example",
+        f"--config={bad}",
+        f"--region={EMPTY_REGION}",
+        f"--storage-endpoint={storage_endpoint}",
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{bad}: permissions.invoices: unknown level 'admin': use 'read' or 'write'",
+        f"{bad}: permissions.keys: 'keys' is one of Gatekey's own resources and cannot be redefined",
+    ]

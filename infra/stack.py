@@ -37,7 +37,7 @@ class GatekeyStack(Stack):
             size=STORE_DEMO_SIZE,
         ).function
         self.store_api = self._store_api()
-        self.gatekey.protect(self.store_api)
+        self.store_api_protection = self.gatekey.protect(self.store_api)
         Tags.of(self).add("project", "gatekey")
         Tags.of(self).add("stage", settings.stage)
         CfnOutput(self, "ApiUrl", value=self.gatekey.management_api.url, description="Base URL of the Gatekey API")
@@ -48,6 +48,12 @@ class GatekeyStack(Stack):
             "WebhookDeadLetterQueueUrl",
             value=self.gatekey.webhook_dead_letter_queue.queue_url,
             description="Events that could not be delivered to webhooks, after every retry",
+        )
+        CfnOutput(
+            self,
+            "SchedulerDeadLetterQueueUrl",
+            value=self.gatekey.scheduler_dead_letter_queue.queue_url,
+            description="Scheduled runs that failed after every retry, or ticks that never reached the scheduler",
         )
 
     def _store_api(self) -> apigateway.RestApi:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import cfnlint.api
-from aws_cdk import App
+from aws_cdk import App, CfnElement
 from aws_cdk.assertions import Template
+from constructs import IConstruct
 
 from gatekey.api_gateway import LambdaFunction
 from gatekey.storage.tables import TableDefinition
@@ -43,6 +44,14 @@ class SynthesizedStage:
 
     def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {name: resource for name, resource in self.resources.items() if resource["Type"] == resource_type}
+
+
+def logical_id(stage: SynthesizedStage, construct: IConstruct) -> str:
+    """The logical id of `construct`'s CloudFormation resource (its default child) in the stage's template."""
+    element = construct if isinstance(construct, CfnElement) else construct.node.default_child
+    assert isinstance(element, CfnElement), construct.node.path
+    resolved: str = stage.stack.resolve(stage.stack.get_logical_id(element))
+    return resolved
 
 
 def nag_errors(report: dict[str, Any]) -> list[str]:

@@ -1,5 +1,5 @@
 """The synthesized REST APIs, Gatekey's and the demo store's: routes and their authorization, the authorizer cache,
-gateway responses, access logs fed to log ingest."""
+gateway responses, access logs fed to log ingest, and each stage's throttling."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Match
 from stack_synthesis import CACHED_AUTHORIZER_TTL_SECONDS, SynthesizedStage, function_resource
 
 from gatekey.access_log import ACCESS_LOG_FORMAT
@@ -16,13 +17,14 @@ from gatekey.api_gateway import (
     GATEKEY_ROUTES,
     GATEWAY_RESPONSES,
     LOG_INGEST,
+    MANAGEMENT_API,
     ROUTES,
     STORE_DEMO_ROUTE,
     GatewayResponse,
 )
 from gatekey.settings import API_VERSION, STAGES
 
-PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/v1/openapi.json")}
+PUBLIC_ROUTES = {(route.method, route.path) for route in GATEKEY_ROUTES if not route.authorized}
 
 
 def resource_path(stage: SynthesizedStage, resource_ref: dict[str, Any]) -> str:
@@ -103,6 +105,15 @@ def test_the_apis_have_exactly_the_methods_of_their_routes(dev: SynthesizedStage
     dev.template.resource_count_is("AWS::ApiGateway::RestApi", 2)
 
 
+def test_health_and_openapi_answer_get_and_head_without_credentials(every_stage: SynthesizedStage) -> None:
+    # An API Gateway GET method does not answer HEAD (DESIGN §7: every GET also answers HEAD): each is a method.
+    assert {(verb, path) for verb in ("GET", "HEAD") for path in ("/health", "/v1/openapi.json")} == PUBLIC_ROUTES
+    methods = methods_by_route(every_stage, management_api_id(every_stage))
+    for route in PUBLIC_ROUTES:
+        assert methods[route]["AuthorizationType"] == "NONE", route
+        assert handler_of_integration(every_stage, methods[route]) == MANAGEMENT_API.handler
+
+
 @pytest.mark.parametrize("route", ROUTES, ids=lambda route: f"{route.method} {route.path}")
 def test_each_route_proxies_to_its_function(dev: SynthesizedStage, route: Any) -> None:
     method = methods_by_route(dev)[(route.method, route.path)]
@@ -179,15 +190,16 @@ def test_a_change_to_the_authorizer_deploys_each_api_again(
 
 @pytest.mark.parametrize("response", GATEWAY_RESPONSES, ids=lambda response: response.response_type)
 def test_gateway_responses_answer_with_json_and_the_api_version_header(
-    dev: SynthesizedStage, response: GatewayResponse
+    every_stage: SynthesizedStage, response: GatewayResponse
 ) -> None:
-    for api_id in every_api(dev):
-        dev.template.has_resource_properties(
+    for api_id in every_api(every_stage):
+        every_stage.template.has_resource_properties(
             "AWS::ApiGateway::GatewayResponse",
             {
                 "RestApiId": {"Ref": api_id},
                 "ResponseType": response.response_type,
-                "StatusCode": str(response.status_code),
+                # The DEFAULT_* responses keep the status API Gateway chose: no StatusCode at all.
+                "StatusCode": Match.absent() if response.status_code is None else str(response.status_code),
                 "ResponseTemplates": {"application/json": response.body},
                 "ResponseParameters": {
                     "gatewayresponse.header.Gatekey-Version": f"'{API_VERSION}'",
@@ -197,15 +209,30 @@ def test_gateway_responses_answer_with_json_and_the_api_version_header(
         )
 
 
-def test_unauthorized_and_forbidden_bodies_are_the_documented_messages(dev: SynthesizedStage) -> None:
+def test_every_api_has_every_gateway_response_once_and_no_other(every_stage: SynthesizedStage) -> None:
+    for api_id in every_api(every_stage):
+        types = [
+            response["Properties"]["ResponseType"]
+            for response in every_stage.resources_of_type("AWS::ApiGateway::GatewayResponse").values()
+            if response["Properties"]["RestApiId"] == {"Ref": api_id}
+        ]
+        assert sorted(types) == sorted(response.response_type for response in GATEWAY_RESPONSES)
+
+
+def test_fixed_gateway_bodies_are_the_documented_messages_and_the_defaults_pass_api_gateways_on(
+    dev: SynthesizedStage,
+) -> None:
     bodies = {
-        response["Properties"]["StatusCode"]: json.loads(
-            response["Properties"]["ResponseTemplates"]["application/json"]
-        )
+        response["Properties"]["ResponseType"]: response["Properties"]["ResponseTemplates"]["application/json"]
         for response in dev.resources_of_type("AWS::ApiGateway::GatewayResponse").values()
     }
-    assert bodies["401"] == {"message": "Unauthorized"}
-    assert bodies["403"] == {"message": "Forbidden"}
+    assert json.loads(bodies["UNAUTHORIZED"]) == {"message": "Unauthorized"}
+    assert json.loads(bodies["ACCESS_DENIED"]) == {"message": "Forbidden"}
+    assert json.loads(bodies["THROTTLED"]) == {"message": "Too Many Requests"}
+    assert json.loads(bodies["REQUEST_TOO_LARGE"]) == {"message": "Request Too Long"}
+    # API Gateway's own message, which $context.error.messageString gives already quoted as a JSON string.
+    for default in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert bodies[default] == '{"message": $context.error.messageString}'
 
 
 def access_log_group_id(stage: SynthesizedStage, api_id: str) -> str:
@@ -294,3 +321,18 @@ def test_every_stage_waits_for_the_accounts_api_gateway_logging_role(every_stage
     for api_id in every_api(every_stage):
         stage_id, _ = stage_of(every_stage, api_id)
         assert account_id in every_stage.resources[stage_id]["DependsOn"]
+
+
+@pytest.mark.parametrize("stage_name", ["dev", "prod"])
+def test_every_method_of_each_stage_is_throttled_at_the_stage_rate_and_burst(
+    stage_name: str, request: pytest.FixtureRequest
+) -> None:
+    stage: SynthesizedStage = request.getfixturevalue(stage_name)
+    settings = STAGES[stage_name]
+    for api_id in every_api(stage):
+        (method_settings,) = stage_of(stage, api_id)[1]["MethodSettings"]
+        assert (method_settings["HttpMethod"], method_settings["ResourcePath"]) == ("*", "/*")
+        assert method_settings["ThrottlingRateLimit"] == settings.throttle_rate_per_second
+        assert method_settings["ThrottlingBurstLimit"] == settings.throttle_burst
+    # The stages differ: a prod flood is bounded too, but well above what dev takes.
+    assert STAGES["prod"].throttle_rate_per_second > STAGES["dev"].throttle_rate_per_second

@@ -1,5 +1,5 @@
 """The synthesized events side: the stage's bus, webhook delivery with its retries and dead-letter queue, the
-scheduler's schedule, and what the functions may do with events and webhooks."""
+scheduler's schedule with its retries and dead-letter queue, and what the functions may do with events and webhooks."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from stack_synthesis import (
     actions_on,
     as_list,
     function_resource,
+    logical_id,
     policy_statements,
     table_logical_id,
 )
@@ -36,7 +37,7 @@ from gatekey.storage.tables import (
     TableDefinition,
 )
 
-FOURTEEN_DAYS_SECONDS = 14 * 24 * 3600
+DESTINATION_SEND_ACTIONS = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
 
 
 def only_resource(stage: SynthesizedStage, resource_type: str) -> tuple[str, dict[str, Any]]:
@@ -49,7 +50,32 @@ def bus_id(stage: SynthesizedStage) -> str:
 
 
 def dead_letter_queue_id(stage: SynthesizedStage) -> str:
-    return only_resource(stage, "AWS::SQS::Queue")[0]
+    return logical_id(stage, stage.stack.gatekey.webhook_dead_letter_queue)
+
+
+def scheduler_dead_letter_queue_id(stage: SynthesizedStage) -> str:
+    return logical_id(stage, stage.stack.gatekey.scheduler_dead_letter_queue)
+
+
+def invoke_config_of(stage: SynthesizedStage, definition: LambdaFunction) -> dict[str, Any]:
+    """The asynchronous invocation settings of `definition`'s function (retries, maximum age, destinations)."""
+    function_id = function_resource(stage, definition)[0]
+    (config,) = [
+        config["Properties"]
+        for config in stage.resources_of_type("AWS::Lambda::EventInvokeConfig").values()
+        if config["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    return config
+
+
+def queue_policy_statements(stage: SynthesizedStage, queue_id: str) -> list[dict[str, Any]]:
+    (policy,) = [
+        policy["Properties"]
+        for policy in stage.resources_of_type("AWS::SQS::QueuePolicy").values()
+        if policy["Properties"]["Queues"] == [{"Ref": queue_id}]
+    ]
+    statements: list[dict[str, Any]] = policy["PolicyDocument"]["Statement"]
+    return statements
 
 
 def rule_targeting(stage: SynthesizedStage, definition: LambdaFunction) -> tuple[str, dict[str, Any]]:
@@ -107,8 +133,7 @@ def test_a_failed_delivery_is_retried_twice_by_lambda_then_sent_to_the_dead_lett
     every_stage: SynthesizedStage,
 ) -> None:
     webhooks_id = function_resource(every_stage, WEBHOOK_DELIVERY)[0]
-    _, invoke_config = only_resource(every_stage, "AWS::Lambda::EventInvokeConfig")
-    assert invoke_config["Properties"] == {
+    assert invoke_config_of(every_stage, WEBHOOK_DELIVERY) == {
         "FunctionName": {"Ref": webhooks_id},
         "Qualifier": "$LATEST",
         "MaximumRetryAttempts": 2,
@@ -137,29 +162,15 @@ def test_eventbridge_may_invoke_webhook_delivery_only_for_the_delivery_rule(ever
     }
 
 
-def test_the_dead_letter_queue_is_encrypted_and_keeps_messages_fourteen_days(every_stage: SynthesizedStage) -> None:
-    every_stage.template.resource_count_is("AWS::SQS::Queue", 1)
-    queue = only_resource(every_stage, "AWS::SQS::Queue")[1]["Properties"]
-    assert queue["SqsManagedSseEnabled"] is True
-    assert queue["MessageRetentionPeriod"] == FOURTEEN_DAYS_SECONDS
-
-
-def test_the_dead_letter_queue_refuses_requests_without_tls_and_takes_eventbridge_messages_only_from_the_rule(
+def test_the_dead_letter_queue_takes_eventbridge_messages_only_from_the_delivery_rule(
     every_stage: SynthesizedStage,
 ) -> None:
-    queue_arn = {"Fn::GetAtt": [dead_letter_queue_id(every_stage), "Arn"]}
     rule_id, _ = rule_targeting(every_stage, WEBHOOK_DELIVERY)
-    policy = only_resource(every_stage, "AWS::SQS::QueuePolicy")[1]["Properties"]
-    assert policy["Queues"] == [{"Ref": dead_letter_queue_id(every_stage)}]
-    statements = policy["PolicyDocument"]["Statement"]
-    assert {
-        "Action": "sqs:*",
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        "Effect": "Deny",
-        "Principal": {"AWS": "*"},
-        "Resource": queue_arn,
-    } in statements
-    (allowed,) = [statement for statement in statements if statement["Effect"] == "Allow"]
+    (allowed,) = [
+        statement
+        for statement in queue_policy_statements(every_stage, dead_letter_queue_id(every_stage))
+        if statement["Effect"] == "Allow"
+    ]
     assert allowed["Principal"] == {"Service": "events.amazonaws.com"}
     assert allowed["Action"] == "sqs:SendMessage"
     assert allowed["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
@@ -174,8 +185,7 @@ def test_the_scheduler_runs_at_the_stage_rate_on_the_default_bus(
     assert rule["ScheduleExpression"] == expression
     assert "EventBusName" not in rule  # scheduled events come from the default bus
     assert "EventPattern" not in rule
-    (target,) = rule["Targets"]
-    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    assert len(rule["Targets"]) == 1
     scheduler_id = function_resource(stage, SCHEDULER)[0]
     assert {
         "Action": "lambda:InvokeFunction",
@@ -183,6 +193,51 @@ def test_the_scheduler_runs_at_the_stage_rate_on_the_default_bus(
         "Principal": "events.amazonaws.com",
         "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
     } in [permission["Properties"] for permission in stage.resources_of_type("AWS::Lambda::Permission").values()]
+
+
+@pytest.mark.parametrize(("stage_name", "interval_seconds"), [("dev", 15 * 60), ("prod", 5 * 60)])
+def test_a_tick_eventbridge_cannot_hand_to_the_scheduler_within_an_interval_is_dead_lettered(
+    stage_name: str, interval_seconds: int, request: pytest.FixtureRequest
+) -> None:
+    stage: SynthesizedStage = request.getfixturevalue(stage_name)
+    rule_id, rule = rule_targeting(stage, SCHEDULER)
+    (target,) = rule["Targets"]
+    # Older than an interval, a tick is stale: the next one does its work; the dead letter shows that one was missed.
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": interval_seconds}
+    queue_id = scheduler_dead_letter_queue_id(stage)
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    (allowed,) = [statement for statement in queue_policy_statements(stage, queue_id) if statement["Effect"] == "Allow"]
+    assert allowed["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allowed["Action"] == "sqs:SendMessage"
+    assert allowed["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
+
+
+def test_a_scheduled_run_that_fails_is_retried_twice_then_sent_to_the_scheduler_dead_letter_queue(
+    every_stage: SynthesizedStage,
+) -> None:
+    # EventBridge invokes the scheduler asynchronously: without a destination, a run failing after Lambda's retries
+    # would show only in the function's log.
+    queue_id = scheduler_dead_letter_queue_id(every_stage)
+    assert invoke_config_of(every_stage, SCHEDULER) == {
+        "FunctionName": {"Ref": function_resource(every_stage, SCHEDULER)[0]},
+        "Qualifier": "$LATEST",
+        "MaximumRetryAttempts": 2,
+        "MaximumEventAgeInSeconds": 3600,
+        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
+    }
+    assert actions_on(policy_statements(every_stage, SCHEDULER), queue_id) == DESTINATION_SEND_ACTIONS
+
+
+def test_the_scheduler_and_webhook_delivery_have_dead_letter_queues_of_their_own(
+    every_stage: SynthesizedStage,
+) -> None:
+    # A failed run is not mistaken for an undelivered event, and neither function may send to the other's queue.
+    assert scheduler_dead_letter_queue_id(every_stage) != dead_letter_queue_id(every_stage)
+    assert actions_on(policy_statements(every_stage, SCHEDULER), dead_letter_queue_id(every_stage)) == set()
+    assert (
+        actions_on(policy_statements(every_stage, WEBHOOK_DELIVERY), scheduler_dead_letter_queue_id(every_stage))
+        == set()
+    )
 
 
 def test_only_the_delivery_rule_and_the_schedule_exist(every_stage: SynthesizedStage) -> None:
@@ -235,7 +290,8 @@ def test_the_scheduler_never_scans_and_only_encrypts(every_stage: SynthesizedSta
     assert not {action for action in actions if action in {"dynamodb:Scan", "dynamodb:*"}}
     (key_id,) = every_stage.resources_of_type("AWS::KMS::Key")
     assert actions_on(statements, key_id) == {"kms:Encrypt"}
-    assert not {action for action in actions if action.startswith("sqs:")}
+    # Its only queue is its own dead-letter queue, which Lambda sends failed runs to with the function's role.
+    assert {action for action in actions if action.startswith("sqs:")} == DESTINATION_SEND_ACTIONS
 
 
 def test_webhook_delivery_only_lists_an_orgs_webhooks_and_keeps_idempotency_records(
@@ -271,11 +327,13 @@ def test_function_has_no_business_with_events_webhooks_or_dead_letters(
         assert actions_on(statements, table_logical_id(every_stage, table)) == set(), table
     assert actions_on(statements, bus_id(every_stage)) == set()
     assert actions_on(statements, dead_letter_queue_id(every_stage)) == set()
+    assert actions_on(statements, scheduler_dead_letter_queue_id(every_stage)) == set()
     actions = {action for statement in statements for action in as_list(statement["Action"])}
-    assert not {action for action in actions if action.startswith(("events:", "sqs:"))}
+    assert not {action for action in actions if action.startswith("events:")}
 
 
-def test_the_stack_outputs_the_bus_name_and_the_dead_letter_queue_url(dev: SynthesizedStage) -> None:
+def test_the_stack_outputs_the_bus_name_and_the_dead_letter_queue_urls(dev: SynthesizedStage) -> None:
     outputs = dev.template_json["Outputs"]
     assert outputs["EventBusName"]["Value"] == {"Ref": bus_id(dev)}
     assert outputs["WebhookDeadLetterQueueUrl"]["Value"] == {"Ref": dead_letter_queue_id(dev)}
+    assert outputs["SchedulerDeadLetterQueueUrl"]["Value"] == {"Ref": scheduler_dead_letter_queue_id(dev)}

@@ -1,5 +1,6 @@
-"""`Gatekey.protect` on APIs the example does not cover: HTTP backends, public routes matched by shape, and the
-APIs it refuses to protect (they would be deployed with a hole or without Gatekey's access log)."""
+"""`Gatekey.protect` on APIs the example does not cover: HTTP backends, public routes matched by shape, a stage's
+own throttling, alarms notifying a topic, and the APIs it refuses to protect (they would be deployed with a hole or
+without Gatekey's access log)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any, cast
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 from gatekey.api_gateway import CALLER_HEADERS
-from gatekey.cdk import ConfigurationError, Gatekey, ProtectionError, StageSelectionError
+from gatekey.cdk import ApiProtection, ConfigurationError, Gatekey, ProtectionError, StageSelectionError
+from gatekey.settings import STAGES
 
 FILES_CONFIG = """
 [permissions]
@@ -54,13 +57,16 @@ def protected_api(
     add_methods: Callable[[apigateway.RestApi], object],
     *,
     config: str = FILES_CONFIG,
+    alarm_topic_name: str | None = None,
     **api_options: Any,
 ) -> tuple[Stack, apigateway.RestApi]:
-    """A provider's stack: Gatekey with `config`, a REST API with the methods `add_methods` adds, protected."""
+    """A provider's stack: Gatekey with `config` (and an alarm topic if named), a REST API with the methods
+    `add_methods` adds, protected."""
     config_file = tmp_path / "gatekey.toml"
     config_file.write_text(config)
     stack = Stack(App(outdir=str(assembly_dir)), "Files")
-    gatekey = Gatekey(stack, "Gatekey", stage="dev", config=config_file)
+    alarm_topic = sns.Topic(stack, "Alarms", topic_name=alarm_topic_name) if alarm_topic_name else None
+    gatekey = Gatekey(stack, "Gatekey", stage="dev", config=config_file, alarm_topic=alarm_topic)
     api = apigateway.RestApi(stack, "FilesApi", cloud_watch_role=False, **api_options)
     add_methods(api)
     gatekey.protect(api)
@@ -83,6 +89,22 @@ def files_template(tmp_path_factory: pytest.TempPathFactory, assembly_dir: Path)
     stack, _ = protected_api(tmp_path_factory.mktemp("files"), assembly_dir, add_files_methods)
     template: dict[str, Any] = Template.from_stack(stack).to_json()
     return template
+
+
+def files_stage_method_settings(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The MethodSettings of the files API's stage (not of Gatekey's management API)."""
+    (files_api_id,) = [
+        name
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::ApiGateway::RestApi" and resource["Properties"]["Name"] == "FilesApi"
+    ]
+    (stage,) = [
+        resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::ApiGateway::Stage" and resource["Properties"]["RestApiId"] == {"Ref": files_api_id}
+    ]
+    settings: list[dict[str, Any]] = stage.get("MethodSettings", [])
+    return settings
 
 
 def method(template: dict[str, Any], verb: str, path_part: str) -> dict[str, Any]:
@@ -179,3 +201,107 @@ def test_protecting_an_api_twice_is_refused(tmp_path: Path, assembly_dir: Path) 
     (gatekey,) = [child for child in stack.node.children if isinstance(child, Gatekey)]
     with pytest.raises(ProtectionError, match="protected by Gatekey already"):
         gatekey.protect(api)
+
+
+DEV_THROTTLING = {
+    "ThrottlingRateLimit": STAGES["dev"].throttle_rate_per_second,
+    "ThrottlingBurstLimit": STAGES["dev"].throttle_burst,
+}
+
+
+def test_a_stage_without_method_settings_gets_gatekeys_throttling_for_every_method(
+    files_template: dict[str, Any],
+) -> None:
+    assert files_stage_method_settings(files_template) == [{"HttpMethod": "*", "ResourcePath": "/*", **DEV_THROTTLING}]
+
+
+def test_a_stage_that_throttles_every_method_itself_keeps_its_own_throttling(
+    tmp_path: Path, assembly_dir: Path
+) -> None:
+    stack, api = protected_api(
+        tmp_path,
+        assembly_dir,
+        add_files_methods,
+        deploy_options=apigateway.StageOptions(
+            metrics_enabled=True, throttling_rate_limit=7, throttling_burst_limit=11
+        ),
+    )
+    assert files_stage_method_settings(Template.from_stack(stack).to_json()) == [
+        {
+            "HttpMethod": "*",
+            "ResourcePath": "/*",
+            "MetricsEnabled": True,
+            "DataTraceEnabled": False,
+            "ThrottlingRateLimit": 7,
+            "ThrottlingBurstLimit": 11,
+        }
+    ]
+    protection = api.node.find_child("Gatekey")
+    assert isinstance(protection, ApiProtection)
+    assert protection.throttled_by_gatekey is False
+
+
+def test_a_stage_that_sets_only_a_burst_for_every_method_keeps_it_alone(tmp_path: Path, assembly_dir: Path) -> None:
+    stack, _ = protected_api(
+        tmp_path, assembly_dir, add_files_methods, deploy_options=apigateway.StageOptions(throttling_burst_limit=3)
+    )
+    (every_method,) = files_stage_method_settings(Template.from_stack(stack).to_json())
+    assert every_method["ThrottlingBurstLimit"] == 3
+    assert "ThrottlingRateLimit" not in every_method
+
+
+def test_a_stage_with_other_settings_for_every_method_gets_gatekeys_throttling_beside_them(
+    tmp_path: Path, assembly_dir: Path
+) -> None:
+    # Logging and metrics for every method, and throttling for one: that method's own limit stays (API Gateway
+    # applies it over the stage-wide one), and every other method gets Gatekey's.
+    stack, _ = protected_api(
+        tmp_path,
+        assembly_dir,
+        add_files_methods,
+        deploy_options=apigateway.StageOptions(
+            logging_level=apigateway.MethodLoggingLevel.ERROR,
+            method_options={"/reports/GET": apigateway.MethodDeploymentOptions(throttling_rate_limit=2)},
+        ),
+    )
+    every_method, reports = files_stage_method_settings(Template.from_stack(stack).to_json())
+    assert every_method == {
+        "HttpMethod": "*",
+        "ResourcePath": "/*",
+        "LoggingLevel": "ERROR",
+        "DataTraceEnabled": False,
+        **DEV_THROTTLING,
+    }
+    assert reports == {
+        "HttpMethod": "GET",
+        "ResourcePath": "/~1reports",
+        "DataTraceEnabled": False,
+        "ThrottlingRateLimit": 2,
+    }
+
+
+def test_the_alarm_topic_is_notified_by_every_gatekey_alarm_and_the_protected_apis(
+    tmp_path: Path, assembly_dir: Path
+) -> None:
+    stack, api = protected_api(tmp_path, assembly_dir, add_files_methods, alarm_topic_name="files-alarms")
+    template = Template.from_stack(stack).to_json()
+    (topic_id,) = [name for name, resource in template["Resources"].items() if resource["Type"] == "AWS::SNS::Topic"]
+    alarms = {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    # Three failure queues, the management API's stage and the files API's stage.
+    assert len(alarms) == 5
+    for properties in alarms.values():
+        assert properties["AlarmActions"] == [{"Ref": topic_id}]
+    (files_alarm,) = [
+        properties
+        for properties in alarms.values()
+        if {"Name": "ApiName", "Value": "FilesApi"} in properties.get("Dimensions", [])
+    ]
+    assert files_alarm["MetricName"] == "5XXError"
+    (gatekey,) = [child for child in stack.node.children if isinstance(child, Gatekey)]
+    protection = api.node.find_child("Gatekey")
+    assert isinstance(protection, ApiProtection)
+    assert protection.server_errors_alarm in gatekey.alarms

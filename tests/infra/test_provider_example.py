@@ -16,6 +16,7 @@ from gatekey.access_log import access_log_format_string
 from gatekey.api_gateway import AUTHORIZER, GATEWAY_RESPONSES, LOG_INGEST, LambdaFunction
 from gatekey.cdk.bundling import CONFIGURATION_FILE_NAME
 from gatekey.configuration import CONFIG_FILE_ENV_VAR, ConfigurationError, load_configuration
+from gatekey.settings import API_VERSION, STAGES, log_ingest_failure_queue_name
 
 STACK = "Invoices-dev"
 API_NAME = "invoices-dev"
@@ -151,8 +152,31 @@ def test_the_api_answers_refusals_with_gatekeys_gateway_responses(invoices: AppR
         _, gateway_response = only(
             template, "AWS::ApiGateway::GatewayResponse", RestApiId=api, ResponseType=response.response_type
         )
-        assert gateway_response["StatusCode"] == str(response.status_code)
+        assert gateway_response.get("StatusCode") == (
+            None if response.status_code is None else str(response.status_code)
+        )
         assert gateway_response["ResponseTemplates"] == {"application/json": response.body}
+        assert gateway_response["ResponseParameters"]["gatewayresponse.header.Gatekey-Version"] == f"'{API_VERSION}'"
+
+
+def test_the_api_stage_is_throttled_and_its_5xx_raise_an_alarm(invoices: AppRun) -> None:
+    template = synthesized(invoices)
+    stage_id, stage = only(template, "AWS::ApiGateway::Stage", RestApiId={"Ref": invoices_api_id(template)})
+    (every_method,) = stage["MethodSettings"]
+    assert (every_method["ThrottlingRateLimit"], every_method["ThrottlingBurstLimit"]) == (
+        STAGES["dev"].throttle_rate_per_second,
+        STAGES["dev"].throttle_burst,
+    )
+    _, alarm = only(
+        template,
+        "AWS::CloudWatch::Alarm",
+        MetricName="5XXError",
+        Dimensions=[
+            {"Name": "ApiName", "Value": API_NAME},
+            {"Name": "Stage", "Value": {"Ref": stage_id}},
+        ],
+    )
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["Period"]) == ("Sum", 0, 300)
 
 
 @pytest.mark.parametrize(
@@ -162,6 +186,8 @@ def test_the_api_answers_refusals_with_gatekeys_gateway_responses(invoices: AppR
         ("GatekeyLogIngestFunctionArn", "/gatekey/dev/log-ingest-function-arn"),
         ("GatekeyAccessLogFormat", "/gatekey/dev/access-log-format"),
         ("GatekeyManagementApiUrl", "/gatekey/dev/management-api-url"),
+        ("GatekeyLogIngestFailureQueueUrl", "/gatekey/dev/log-ingest-failure-queue-url"),
+        ("GatekeyLogRedrivePolicyArn", "/gatekey/dev/log-redrive-policy-arn"),
     ],
 )
 def test_what_other_iac_tools_need_is_a_stack_output_and_an_ssm_parameter(
@@ -179,6 +205,8 @@ def test_the_published_values_are_the_functions_and_the_format(invoices: AppRun)
     assert outputs["GatekeyAuthorizerFunctionArn"] == {"Fn::GetAtt": [function_id(template, AUTHORIZER), "Arn"]}
     assert outputs["GatekeyLogIngestFunctionArn"] == {"Fn::GetAtt": [function_id(template, LOG_INGEST), "Arn"]}
     assert outputs["GatekeyAccessLogFormat"] == access_log_format_string()
+    queue_id, _ = only(template, "AWS::SQS::Queue", QueueName=log_ingest_failure_queue_name("dev"))
+    assert outputs["GatekeyLogIngestFailureQueueUrl"] == {"Ref": queue_id}
 
 
 def test_the_functions_read_gatekey_toml_as_json_from_their_bundle(invoices: AppRun) -> None:

@@ -7,10 +7,14 @@ from pathlib import Path
 
 from aws_cdk import CfnOutput
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -20,6 +24,7 @@ from gatekey.api_gateway import AUTHORIZER, LOG_INGEST, MANAGEMENT_API
 from gatekey.cdk.bundling import LambdaBundle, bundled_code, lambda_runtime
 from gatekey.cdk.database import Database
 from gatekey.cdk.events import Events
+from gatekey.cdk.failure_queues import LogIngestFailures
 from gatekey.cdk.functions import Functions
 from gatekey.cdk.management_api import GATEKEY_PUBLIC_ROUTES, GATEKEY_ROUTES_SOURCE, ManagementApi
 from gatekey.cdk.protection import ApiProtection, ProtectionError
@@ -27,7 +32,7 @@ from gatekey.cdk.stage import deployable_stage_settings
 from gatekey.configuration import CONFIG_FILE_ENV_VAR, GatekeyConfiguration, load_configuration
 from gatekey.domain.permissions import RoutePattern
 from gatekey.settings import StageSettings
-from gatekey.storage.tables import ALL_TABLES
+from gatekey.storage.tables import ALL_TABLES, KEYS_TABLE, REQUEST_LOGS_TABLE
 
 # The id of the protection in a protected API's construct tree (e.g. InvoicesApi/Gatekey/Authorizer).
 PROTECTION_ID = "Gatekey"
@@ -45,12 +50,17 @@ class Gatekey(Construct):
     authorizer cache TTL. `config` is the provider's configuration file (TOML; None for the demo store's): read here,
     at synthesis, so a bad file stops synthesis with `ConfigurationError`, one line per problem; the functions get it
     as JSON in their code bundle. `bundle_cache` is where the bundle's pip installs are kept (default
-    $GATEKEY_BUNDLE_CACHE, else ~/.cache/gatekey/bundles). Call `protect(api)` for each of the provider's REST APIs
-    once its methods are added.
+    $GATEKEY_BUNDLE_CACHE, else ~/.cache/gatekey/bundles). `alarm_topic`, if given, is notified by every alarm
+    Gatekey makes (those of APIs protected later included); without it the alarms have no actions. Call
+    `protect(api)` for each of the provider's REST APIs once its methods are added.
 
     Attributes: `settings`, `configuration`, `code` and `runtime` (the bundle every function runs), `tables`,
     `secrets_key`, `authorizer_function`, `log_ingest_function`, `management_api_function`, `management_api`
-    (the RestApi), `event_bus`, `webhook_dead_letter_queue`, `access_log_format`, `function_environment`.
+    (the RestApi), `event_bus`, `access_log_format`, `function_environment`; the failure queues
+    `log_ingest_failure_queue`, `webhook_dead_letter_queue` and `scheduler_dead_letter_queue`, and
+    `log_redrive_policy` (what an operator's identity needs for `gatekey redrive-logs`); the alarms
+    `log_ingest_failures_alarm`, `webhook_dead_letters_alarm`, `scheduler_dead_letters_alarm`,
+    `management_api_server_errors_alarm`, and `alarms`, every alarm so far (each protected API's 5xx alarm too).
     """
 
     def __init__(
@@ -62,8 +72,11 @@ class Gatekey(Construct):
         config: str | Path | None = None,
         authorizer_cache_ttl_seconds: int | None = None,
         bundle_cache: Path | None = None,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.alarm_topic = alarm_topic
+        self.alarms: list[cloudwatch.Alarm] = []
         self.settings: StageSettings = deployable_stage_settings(stage, authorizer_cache_ttl_seconds)
         self.configuration: GatekeyConfiguration = load_configuration(config)
         bundle = LambdaBundle.for_building_python(self.configuration, cache_root=bundle_cache)
@@ -99,18 +112,35 @@ class Gatekey(Construct):
             self, "ManagementApi", settings=self.settings, handler=self.management_api_function
         )
         self.management_api: apigateway.RestApi = self._management.rest_api
-        self._protect(self.management_api, GATEKEY_PUBLIC_ROUTES, GATEKEY_ROUTES_SOURCE)
+        management_protection = self._protect(self.management_api, GATEKEY_PUBLIC_ROUTES, GATEKEY_ROUTES_SOURCE)
+        self.management_api_server_errors_alarm: cloudwatch.Alarm = management_protection.server_errors_alarm
+
+        self.log_ingest_failures = LogIngestFailures(
+            self,
+            "LogIngestFailures",
+            settings=self.settings,
+            log_ingest=self.log_ingest_function,
+            request_logs_table=self.database.table(REQUEST_LOGS_TABLE),
+            keys_table=self.database.table(KEYS_TABLE),
+        )
+        self.log_ingest_failure_queue: sqs.Queue = self.log_ingest_failures.queue
+        self.log_redrive_policy: iam.ManagedPolicy = self.log_ingest_failures.redrive_policy
+        self.log_ingest_failures_alarm: cloudwatch.Alarm = self._watch(self.log_ingest_failures.alarm)
 
         self.events = Events(self, "Events", settings=self.settings, functions=self.functions)
         self.event_bus: events.EventBus = self.events.bus
         self.webhook_dead_letter_queue: sqs.Queue = self.events.dead_letter_queue
+        self.webhook_dead_letters_alarm: cloudwatch.Alarm = self._watch(self.events.dead_letter_alarm)
+        self.scheduler_dead_letter_queue: sqs.Queue = self.events.scheduler_dead_letter_queue
+        self.scheduler_dead_letters_alarm: cloudwatch.Alarm = self._watch(self.events.scheduler_dead_letter_alarm)
         self.access_log_format = access_log_format_string()
         self._publish_for_other_tools(construct_id)
 
     def protect(self, rest_api: apigateway.RestApi) -> ApiProtection:
         """Puts Gatekey in front of `rest_api`, whose methods must all be added already: Gatekey's REQUEST
         authorizer on every method but the configuration's public routes, the caller headers on HTTP
-        integrations, Gatekey's access log (fed to log ingest) on its stage, and Gatekey's gateway responses."""
+        integrations, Gatekey's access log (fed to log ingest) on its stage, Gatekey's gateway responses, the
+        stage's throttling (unless it has its own) and an alarm on its 5xx answers (in `alarms`)."""
         return self._protect(rest_api, self.configuration.public_routes, self.configuration.source)
 
     def _protect(
@@ -118,7 +148,7 @@ class Gatekey(Construct):
     ) -> ApiProtection:
         if rest_api.node.try_find_child(PROTECTION_ID) is not None:
             raise ProtectionError(f"{rest_api.node.path} is protected by Gatekey already")
-        return ApiProtection(
+        protection = ApiProtection(
             rest_api,
             PROTECTION_ID,
             rest_api=rest_api,
@@ -129,6 +159,15 @@ class Gatekey(Construct):
             routes_source=routes_source,
             logging_account_setting=self._management.logging_account_setting,
         )
+        self._watch(protection.server_errors_alarm)
+        return protection
+
+    def _watch(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
+        """Lists `alarm` in `alarms`, notifying the alarm topic if there is one."""
+        if self.alarm_topic is not None:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+        self.alarms.append(alarm)
+        return alarm
 
     def _publish_for_other_tools(self, construct_id: str) -> None:
         """Stack outputs and SSM parameters, for APIs that other tools (SAM, Terraform, ...) put behind Gatekey:
@@ -151,6 +190,16 @@ class Gatekey(Construct):
                 "The access-log format other APIs' stages must write for Gatekey's log ingest",
             ),
             "ManagementApiUrl": ("management-api-url", self.management_api.url, "Base URL of Gatekey's management API"),
+            "LogIngestFailureQueueUrl": (
+                "log-ingest-failure-queue-url",
+                self.log_ingest_failure_queue.queue_url,
+                "Access-log batches log ingest failed on, kept 14 days; `gatekey redrive-logs` replays them",
+            ),
+            "LogRedrivePolicyArn": (
+                "log-redrive-policy-arn",
+                self.log_redrive_policy.managed_policy_arn,
+                "The managed policy an operator's role needs to run `gatekey redrive-logs`",
+            ),
         }
         # Outputs have readable, stable names (GatekeyAuthorizerFunctionArn) instead of path-derived ones.
         output_prefix = re.sub(r"[^A-Za-z0-9]", "", construct_id)

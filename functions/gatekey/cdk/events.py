@@ -1,9 +1,10 @@
 """Domain events and scheduled work: the stage's event bus, the rule that hands every event to webhook delivery,
-the dead-letter queue for what cannot be delivered, and the schedule that runs the scheduler (DESIGN §8, §9)."""
+the schedule that runs the scheduler, and for each a dead-letter queue with its alarm (DESIGN §8, §9)."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda_destinations as destinations
@@ -11,8 +12,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from gatekey.api_gateway import SCHEDULER, WEBHOOK_DELIVERY
+from gatekey.cdk.alarms import queue_not_empty_alarm
+from gatekey.cdk.failure_queues import failure_queue
 from gatekey.cdk.functions import Functions
-from gatekey.cdk.log_groups import removal_policy
 from gatekey.settings import StageSettings, event_bus_name
 from gatekey.storage.event_bus import DELIVERY_EVENT_PATTERN
 
@@ -25,8 +27,14 @@ HANDOVER_MAX_EVENT_AGE = Duration.hours(24)
 # is retried by Lambda twice with backoff, then recorded in the dead-letter queue (DESIGN §8).
 DELIVERY_RETRY_ATTEMPTS = 2
 DELIVERY_MAX_EVENT_AGE = Duration.hours(6)
-# SQS keeps a message at most 14 days: the time an operator has to look at a failed delivery and replay it.
-DEAD_LETTER_RETENTION = Duration.days(14)
+# EventBridge hands a tick to the scheduler twice more if Lambda throttles it; a tick it could not hand over within
+# one interval is stale (the next tick does its work) and is dead-lettered, so that a missed run shows.
+SCHEDULE_HANDOVER_RETRY_ATTEMPTS = 2
+# A run that raised (some key's work failed, or it crashed) is retried by Lambda twice: the domain skips the work
+# already done, and a run for an older "now" does nothing wrong. After an hour later ticks have done its work; what
+# still failed is dead-lettered with the tick (its `time`, for `gatekey run-scheduled --at`) and Lambda's error.
+SCHEDULED_RUN_RETRY_ATTEMPTS = 2
+SCHEDULED_RUN_MAX_EVENT_AGE = Duration.hours(1)
 
 
 class Events(Construct):
@@ -42,31 +50,40 @@ class Events(Construct):
             description=f"Gatekey {settings.stage}: domain events (key, user and connection changes)",
         )
         functions.grant_event_publishing(self.bus)
-        self.dead_letter_queue = self._dead_letter_queue(settings)
-        self._deliver_to_webhooks(functions)
-        self._schedule(settings, functions)
-
-    def _dead_letter_queue(self, settings: StageSettings) -> sqs.Queue:
-        """One queue for every event that did not reach the webhooks, like the local runtime's one queue: what
-        EventBridge could not hand to the delivery function (the event itself, the rule and error in the message
-        attributes) and what the function still failed to deliver after Lambda's retries (Lambda's on-failure
-        record, the event in its `requestPayload`)."""
-        queue = sqs.Queue(
+        # One queue for every event that did not reach the webhooks, like the local runtime's one queue: what
+        # EventBridge could not hand to the delivery function (the event itself, the rule and error in the message
+        # attributes) and what the function still failed to deliver after Lambda's retries (Lambda's on-failure
+        # record, the event in its `requestPayload`).
+        self.dead_letter_queue: sqs.Queue = failure_queue(
             self,
             "WebhookDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
-            removal_policy=removal_policy(settings),
+            settings=settings,
+            holds="webhook delivery (the delivery rule's target DLQ and the function's on-failure destination)",
         )
-        Validations.of(queue).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is itself the dead-letter queue of webhook delivery (the delivery rule's target "
-                "DLQ and the function's on-failure destination); nothing consumes it that could fail in turn",
-            )
+        self.dead_letter_alarm: cloudwatch.Alarm = queue_not_empty_alarm(
+            self,
+            "WebhookDeadLettersAlarm",
+            queue=self.dead_letter_queue,
+            description=f"Gatekey {settings.stage}: domain events that could not be delivered to webhooks after "
+            "every retry are waiting in the webhook dead-letter queue",
         )
-        return queue
+        self._deliver_to_webhooks(functions)
+        # The same two kinds of message for the scheduler: ticks EventBridge could not hand over, and runs that
+        # failed after Lambda's retries. Without it a failed run would show only in the function's log.
+        self.scheduler_dead_letter_queue: sqs.Queue = failure_queue(
+            self,
+            "SchedulerDeadLetters",
+            settings=settings,
+            holds="the scheduler (the schedule's target DLQ and the function's on-failure destination)",
+        )
+        self.scheduler_dead_letter_alarm: cloudwatch.Alarm = queue_not_empty_alarm(
+            self,
+            "SchedulerDeadLettersAlarm",
+            queue=self.scheduler_dead_letter_queue,
+            description=f"Gatekey {settings.stage}: a scheduled run (rotations, expiry notices, expiries) failed or "
+            "never ran; its tick and error are in the scheduler dead-letter queue",
+        )
+        self._schedule(settings, functions)
 
     def _deliver_to_webhooks(self, functions: Functions) -> None:
         webhook_delivery = functions.function(WEBHOOK_DELIVERY)
@@ -93,12 +110,24 @@ class Events(Construct):
 
     def _schedule(self, settings: StageSettings, functions: Functions) -> None:
         """Runs the scheduler every `schedule_rate_minutes` on the default bus (EventBridge's scheduled events)."""
+        scheduler = functions.function(SCHEDULER)
         interval = Duration.minutes(settings.schedule_rate_minutes)
         events.Rule(
             self,
             "SchedulerSchedule",
             description=f"Gatekey {settings.stage}: rotations due, expiry notices and expiries",
             schedule=events.Schedule.rate(interval),
-            # A tick EventBridge could not hand over for a whole interval is stale: the next tick does its work.
-            targets=[targets.LambdaFunction(functions.function(SCHEDULER), retry_attempts=2, max_event_age=interval)],
+            targets=[
+                targets.LambdaFunction(
+                    scheduler,
+                    retry_attempts=SCHEDULE_HANDOVER_RETRY_ATTEMPTS,
+                    max_event_age=interval,
+                    dead_letter_queue=self.scheduler_dead_letter_queue,
+                )
+            ],
+        )
+        scheduler.configure_async_invoke(
+            retry_attempts=SCHEDULED_RUN_RETRY_ATTEMPTS,
+            max_event_age=SCHEDULED_RUN_MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(self.scheduler_dead_letter_queue),
         )

@@ -1,5 +1,6 @@
 """Gatekey in front of a REST API (DESIGN §11): the REQUEST authorizer on every method but the public routes, the
-caller headers for HTTP backends, the access log that feeds log ingest, and Gatekey's gateway responses.
+caller headers for HTTP backends, the access log that feeds log ingest, Gatekey's gateway responses, the stage's
+throttling (unless the provider set its own) and an alarm on the stage's 5xx answers.
 
 The API's methods exist before protection is added (a provider calls `Gatekey.protect(api)` last), so the
 authorization is set on their CloudFormation resources (`CfnMethod`) rather than through `add_method`.
@@ -14,6 +15,7 @@ from typing import cast
 
 from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -22,6 +24,7 @@ from constructs import Construct, IDependable
 
 from gatekey.access_log import access_log_format_string
 from gatekey.api_gateway import AUTHORIZER_CACHE_IDENTITY_SOURCES, CALLER_HEADERS, GATEWAY_RESPONSES
+from gatekey.cdk.alarms import server_errors_alarm
 from gatekey.cdk.log_groups import stage_log_group
 from gatekey.configuration import ConfigurationError
 from gatekey.domain.permissions import RoutePattern
@@ -30,6 +33,8 @@ from gatekey.settings import StageSettings
 # Integrations that forward to an HTTP server: they learn the caller only from the headers protection maps.
 # Lambda proxy integrations read `requestContext.authorizer` instead and need nothing.
 HTTP_INTEGRATION_TYPES = frozenset({"HTTP", "HTTP_PROXY"})
+# A stage's method settings for all of its methods (`/*/*`); settings for one method override these for that method.
+EVERY_METHOD = ("*", "/*")
 
 
 class ProtectionError(ValueError):
@@ -39,7 +44,9 @@ class ProtectionError(ValueError):
 
 class ApiProtection(Construct):
     """Gatekey in front of `rest_api`. Attributes: `authorizer` (the API's REQUEST authorizer), `access_logs`
-    (the stage's access-log group, subscribed to log ingest), `protected_methods` and `public_methods`."""
+    (the stage's access-log group, subscribed to log ingest), `protected_methods` and `public_methods`,
+    `server_errors_alarm` (the stage's 5xx, without actions: `add_alarm_action` notifies), and `throttled_by_gatekey`
+    (False when the stage kept the provider's own throttling)."""
 
     def __init__(
         self,
@@ -82,13 +89,22 @@ class ApiProtection(Construct):
         for method in http_methods:
             _map_caller_headers(method)
         self.access_logs = self._access_logs(stage, settings, log_ingest_function)
+        self.throttled_by_gatekey = _throttle(stage, settings)
+        self.server_errors_alarm: cloudwatch.Alarm = server_errors_alarm(
+            self,
+            "ServerErrorsAlarm",
+            stage=stage,
+            description=f"Gatekey {settings.stage}: the {rest_api.rest_api_name} API's stage answered 5xx (its backend "
+            "or Gatekey's authorizer failed); see the stage's execution and access logs",
+        )
         for response in GATEWAY_RESPONSES:
             apigateway.GatewayResponse(
                 self,
                 response.response_type.title().replace("_", ""),
                 rest_api=rest_api,
                 type=apigateway.ResponseType.of(response.response_type),
-                status_code=str(response.status_code) if response.status_code else None,
+                # None: the DEFAULT_* responses keep the status API Gateway chose.
+                status_code=None if response.status_code is None else str(response.status_code),
                 templates={"application/json": response.body},
                 response_headers={name: f"'{value}'" for name, value in response.headers.items()},
             )
@@ -171,6 +187,43 @@ class ApiProtection(Construct):
             destination_arn=access_logs.log_group_arn, format=access_log_format_string()
         )
         return access_logs
+
+
+def _throttle(stage: apigateway.Stage, settings: StageSettings) -> bool:
+    """Bounds what a flood of requests can cost and take from the account's shared limit: every method of the stage
+    gets the Gatekey stage's rate and burst, unless the provider throttles all methods itself (a throttling limit on
+    the stage's `/*/*` method settings, e.g. `StageOptions(throttling_rate_limit=...)`): then theirs stays. The
+    provider's settings for single methods stay either way, and API Gateway applies them over `/*/*` for those
+    methods. Returns whether Gatekey's throttling was set."""
+    stage_resource = cast(apigateway.CfnStage, stage.node.default_child)
+    written = stage_resource.method_settings or []
+    if not isinstance(written, list) or not all(
+        isinstance(setting, apigateway.CfnStage.MethodSettingProperty) for setting in written
+    ):
+        return False  # tokens, resolved at deployment: Gatekey cannot tell what they set, so they stay the provider's
+    method_settings = cast(list[apigateway.CfnStage.MethodSettingProperty], written)
+    for index, setting in enumerate(method_settings):
+        if (setting.http_method, setting.resource_path) != EVERY_METHOD:
+            continue
+        if setting.throttling_rate_limit is not None or setting.throttling_burst_limit is not None:
+            return False
+        # An override keeps whatever else the entry says (logging, metrics, caching) as the provider wrote it.
+        stage_resource.add_property_override(
+            f"MethodSettings.{index}.ThrottlingRateLimit", settings.throttle_rate_per_second
+        )
+        stage_resource.add_property_override(f"MethodSettings.{index}.ThrottlingBurstLimit", settings.throttle_burst)
+        return True
+    http_method, resource_path = EVERY_METHOD
+    stage_resource.method_settings = [
+        *method_settings,
+        apigateway.CfnStage.MethodSettingProperty(
+            http_method=http_method,
+            resource_path=resource_path,
+            throttling_rate_limit=settings.throttle_rate_per_second,
+            throttling_burst_limit=settings.throttle_burst,
+        ),
+    ]
+    return True
 
 
 def _integration_type(method: apigateway.Method) -> str | None:

@@ -20,7 +20,7 @@ from tests.e2e.server import RunningGatekey
         ({"label": "ok", "permissions": ["products"]}, "permissions"),
         ({"label": "ok", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
         ({"label": "ok", "expires_at": "next tuesday"}, "expires_at"),
-        ({"label": "ok", "ip_allowlist": ["10.0.0.0/33"]}, "10.0.0.0/33"),
+        ({"label": "ok", "ip_allowlist": ["10.0.0.0/33"]}, "ip_allowlist.0: not an IP address or CIDR range"),
         ({"label": "ok", "recoverable": "yes please"}, "recoverable"),
         ({"label": "ok", "colour": "blue"}, "colour"),
         ({"label": "ok", "type": "galactic"}, "type"),

@@ -34,10 +34,10 @@ def list_connections(
     cursor: Cursor = None,
 ) -> ConnectionListOut:
     caller = current_caller(router)
-    page = connection_service().list(caller, limit, decode_cursor(caller.org_id, cursor))
+    page = connection_service().list(caller, limit, decode_cursor(caller.org_id, "connections", cursor))
     return ConnectionListOut(
         data=[ConnectionOut.of(connection) for connection in page.connections],
-        next_cursor=encode_cursor(caller.org_id, page.after),
+        next_cursor=encode_cursor(caller.org_id, "connections", page.after),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -49,12 +50,22 @@ def describe_validation_errors(problems: Sequence[Any]) -> str:
         if problem.get("type") == "json_invalid":
             sentences.append("the request body is not valid JSON")
             continue
-        where = [str(part) for part in problem.get("loc", ())]
+        where = [_mention(part) for part in problem.get("loc", ())]
         # ("body", "label") reads as "label"; a bare ("body",) is the body itself.
         field = ".".join(where[1:] if len(where) > 1 else where) or "request"
         message = str(problem.get("msg", "is invalid")).removeprefix("Value error, ")
         sentences.append(f"{field}: {message}")
     return "; ".join(dict.fromkeys(sentences)) or "the request is invalid"
+
+
+# A field name, an index, a resource: what a location in the input is made of. Anything else the client put
+# there (a token pasted as a key, say) is not repeated back.
+_NAME_SHAPE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,40}|[0-9]{1,6}")
+
+
+def _mention(part: object) -> str:
+    text = str(part)
+    return text if _NAME_SHAPE.fullmatch(text) else "(a name that is not a field)"
 
 
 def register_error_handlers(app: APIGatewayRestResolver) -> None:

@@ -22,5 +22,7 @@ def list_events(
     cursor: Cursor = None,
 ) -> EventListOut:
     caller = current_caller(router)
-    events, after = event_history().list(caller.org_id, type, limit, decode_cursor(caller.org_id, cursor))
-    return EventListOut(data=[EventOut.of(event) for event in events], next_cursor=encode_cursor(caller.org_id, after))
+    events, after = event_history().list(caller.org_id, type, limit, decode_cursor(caller.org_id, "events", cursor))
+    return EventListOut(
+        data=[EventOut.of(event) for event in events], next_cursor=encode_cursor(caller.org_id, "events", after)
+    )

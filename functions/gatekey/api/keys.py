@@ -58,11 +58,11 @@ def list_keys(
         caller,
         KeyFilter(type=type, status=status, user_id=user_id),
         limit,
-        decode_cursor(caller.org_id, cursor),
+        decode_cursor(caller.org_id, "keys", cursor),
     )
     now = utc_now()
     return KeyListOut(
-        data=[KeyOut.of(key, now) for key in page.keys], next_cursor=encode_cursor(caller.org_id, page.after)
+        data=[KeyOut.of(key, now) for key in page.keys], next_cursor=encode_cursor(caller.org_id, "keys", page.after)
     )
 
 

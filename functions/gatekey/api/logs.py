@@ -29,7 +29,9 @@ def list_logs(
 ) -> LogListOut:
     caller = current_caller(router)
     log_filter = LogFilter(since=since, until=until, key_id=key_id, status=status, method=method)
-    entries, after = request_log_reader().list(caller.org_id, log_filter, limit, decode_cursor(caller.org_id, cursor))
+    entries, after = request_log_reader().list(
+        caller.org_id, log_filter, limit, decode_cursor(caller.org_id, "logs", cursor)
+    )
     return LogListOut(
-        data=[LogEntryOut.of(entry) for entry in entries], next_cursor=encode_cursor(caller.org_id, after)
+        data=[LogEntryOut.of(entry) for entry in entries], next_cursor=encode_cursor(caller.org_id, "logs", after)
     )

@@ -39,8 +39,8 @@ def list_orgs(
     cursor: Cursor = None,
 ) -> OrgListOut:
     partner = current_caller(router)
-    orgs, after = partner_orgs().list_orgs(partner, limit, decode_cursor(partner.org_id, cursor))
-    return OrgListOut(data=[OrgOut.of(org) for org in orgs], next_cursor=encode_cursor(partner.org_id, after))
+    orgs, after = partner_orgs().list_orgs(partner, limit, decode_cursor(partner.org_id, "orgs", cursor))
+    return OrgListOut(data=[OrgOut.of(org) for org in orgs], next_cursor=encode_cursor(partner.org_id, "orgs", after))
 
 
 @router.get("/orgs/<org_id>", summary="Read one of this partner's organisations")

@@ -29,19 +29,20 @@ Cursor = Annotated[
 ]
 
 
-def _check(org_id: str, payload: bytes) -> str:
-    return hashlib.sha256(org_id.encode() + b"\0" + payload).hexdigest()[:_CHECK_LENGTH]
+def _check(org_id: str, listing: str, payload: bytes) -> str:
+    return hashlib.sha256(b"\0".join((org_id.encode(), listing.encode(), payload))).hexdigest()[:_CHECK_LENGTH]
 
 
-def encode_cursor(org_id: str, position: dict[str, str] | None) -> str | None:
+def encode_cursor(org_id: str, listing: str, position: dict[str, str] | None) -> str | None:
+    """The cursor of a page position of `listing` (keys, users, ...) for the tenant `org_id`; None at the end."""
     if position is None:
         return None
     payload = json.dumps(position, sort_keys=True, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + _check(org_id, payload)
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + _check(org_id, listing, payload)
 
 
-def decode_cursor(org_id: str, cursor: str | None) -> dict[str, str] | None:
-    """The position a cursor names; a tampered cursor or one from another tenant is a 400."""
+def decode_cursor(org_id: str, listing: str, cursor: str | None) -> dict[str, str] | None:
+    """The position a cursor names; a tampered cursor, another tenant's or another listing's is a 400."""
     if not cursor:
         return None
     encoded, _, check = cursor.partition(".")
@@ -51,6 +52,10 @@ def decode_cursor(org_id: str, cursor: str | None) -> dict[str, str] | None:
     except (binascii.Error, ValueError) as error:
         raise InvalidRequestError("cursor is not valid", code="invalid_cursor") from error
     valid_shape = isinstance(position, dict) and all(isinstance(v, str) for v in position.values())
-    if not valid_shape or not hmac.compare_digest(check, _check(org_id, payload)) or position.get("org_id") != org_id:
+    if (
+        not valid_shape
+        or not hmac.compare_digest(check, _check(org_id, listing, payload))
+        or position.get("org_id") != org_id
+    ):
         raise InvalidRequestError("cursor is not valid", code="invalid_cursor")
     return cast(dict[str, str], position)

@@ -31,8 +31,10 @@ def list_users(
     cursor: Cursor = None,
 ) -> UserListOut:
     caller = current_caller(router)
-    users, after = user_administration().list(caller, limit, decode_cursor(caller.org_id, cursor))
-    return UserListOut(data=[UserOut.of(user) for user in users], next_cursor=encode_cursor(caller.org_id, after))
+    users, after = user_administration().list(caller, limit, decode_cursor(caller.org_id, "users", cursor))
+    return UserListOut(
+        data=[UserOut.of(user) for user in users], next_cursor=encode_cursor(caller.org_id, "users", after)
+    )
 
 
 @router.get("/users/<user_id>", summary="Read one user")

@@ -35,10 +35,10 @@ def list_webhooks(
     cursor: Cursor = None,
 ) -> WebhookListOut:
     caller = current_caller(router)
-    page = webhook_registry().list(caller, limit, decode_cursor(caller.org_id, cursor))
+    page = webhook_registry().list(caller, limit, decode_cursor(caller.org_id, "webhooks", cursor))
     return WebhookListOut(
         data=[WebhookOut.of(webhook) for webhook in page.webhooks],
-        next_cursor=encode_cursor(caller.org_id, page.after),
+        next_cursor=encode_cursor(caller.org_id, "webhooks", page.after),
     )
 
 

@@ -106,7 +106,7 @@ class Catalog:
         for name, level_text in raw.items():
             resource = self.resources.get(name)
             if resource is None or resource.partner_only:
-                raise InvalidPermissionsError(f"unknown permission resource '{name}'")
+                raise InvalidPermissionsError(f"unknown permission resource {_mention(name)}")
             if level_text not in LEVEL_NAMES:
                 raise InvalidPermissionsError(f"permission level for '{name}' must be 'read' or 'write'")
             level = Level.parse(level_text)
@@ -122,6 +122,14 @@ class Catalog:
     def partner_permissions(self) -> Permissions:
         """What a partner key holds: the partner-only resources and nothing else."""
         return {resource.name: resource.max_level for resource in self.resources.values() if resource.partner_only}
+
+
+_RESOURCE_NAME_SHAPE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def _mention(name: str) -> str:
+    """A name the caller sent, quoted only if it is shaped like a resource name: a pasted token is not repeated."""
+    return f"'{name}'" if _RESOURCE_NAME_SHAPE.fullmatch(name) else "(not a resource name)"
 
 
 def render_permissions(permissions: Mapping[str, Level]) -> dict[str, str]:

@@ -20,7 +20,7 @@ from gatekey.domain.ids import is_id
 from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
 from gatekey.storage.items import plain, to_typed
-from gatekey.storage.paging import query_all, query_page
+from gatekey.storage.paging import position_value, query_all, query_page
 from gatekey.storage.tables import (
     BOOTSTRAP_ITEM_KEY,
     DIRECTORY_TABLE,
@@ -111,9 +111,9 @@ class DirectoryRepository:
         start = None
         if after:  # the position names the tenant as `org_id` (see api/pagination.py)
             start = {
-                **org_item_key(after["after_org"]),
+                **org_item_key(position_value(after, "after_org")),
                 "partner_id": partner_id,
-                "created_sort": after["created_sort"],
+                "created_sort": position_value(after, "created_sort"),
             }
         items, more = query_page(self._table, query, limit, start)
         orgs = [_org_from_item(item) for item in items]
@@ -222,7 +222,7 @@ class DirectoryRepository:
             & Key("sk").begins_with(USER_SORT_PREFIX),
             "FilterExpression": Attr("deleted_at").not_exists(),
         }
-        start = user_item_key(org_id, after["after_user"]) if after else None
+        start = user_item_key(org_id, position_value(after, "after_user")) if after else None
         items, more = query_page(self._table, query, limit, start)
         users = [_user_from_item(item) for item in items]
         return users, {"org_id": org_id, "after_user": users[-1].user_id} if more else None

@@ -5,8 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from gatekey.domain.errors import InvalidRequestError
 from gatekey.storage.aws import storage_errors
 from gatekey.storage.items import plain
+
+
+def invalid_position() -> InvalidRequestError:
+    """A page position (from a cursor) this listing cannot start from: the client's error, not storage's."""
+    return InvalidRequestError("cursor is not valid", code="invalid_cursor")
+
+
+def position_value(after: dict[str, str], name: str) -> str:
+    value = after.get(name)
+    if not isinstance(value, str):
+        raise invalid_position()
+    return value
 
 
 def query_page(
@@ -24,7 +39,13 @@ def query_page(
                 page_args["Limit"] = wanted - len(items)
             if start:
                 page_args["ExclusiveStartKey"] = start
-            page = table.query(**page_args)
+            try:
+                page = table.query(**page_args)
+            except ClientError as error:
+                # DynamoDB refuses a start key that is not one of this table's or index's keys.
+                if start is after and error.response.get("Error", {}).get("Code") == "ValidationException":
+                    raise invalid_position() from error
+                raise
             items.extend(plain(item) for item in page["Items"])
             start = page.get("LastEvaluatedKey")
             if not start:

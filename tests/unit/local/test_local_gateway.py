@@ -260,7 +260,8 @@ def test_head_responses_have_no_body(client: httpx.Client) -> None:
     assert response.content == b""
     assert int(response.headers["Content-Length"]) > 0
     assert client.get("/health").status_code == 200  # the connection is still in step
-    assert client.head("/health").status_code == 404  # /health has GET only, and HEAD is another method
+    assert client.head("/health").status_code == 200  # HEAD is a method of its own on /health (DESIGN §7)
+    assert client.request("PUT", "/health").status_code == 404  # a method /health does not have: no route
 
 
 def test_lambda_context_is_passed(client: httpx.Client, recorder: Recorder) -> None:
@@ -415,7 +416,7 @@ def test_a_method_api_gateway_does_not_serve_is_405_naming_the_resources_methods
     assert proxied.status_code == literal.status_code == invented.status_code == 405
     assert proxied.json()["error"]["code"] == "method_not_allowed"
     assert proxied.headers["Allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
-    assert literal.headers["Allow"] == "GET"
+    assert literal.headers["Allow"] == "GET, HEAD"
     assert proxied.headers["Gatekey-Version"] == "2026-11-01"
     assert recorder.authorizer_calls == recorder.backend_events == []
     assert client.request("TRACE", "/").status_code == 404  # no resource there at all

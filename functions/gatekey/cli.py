@@ -237,6 +237,28 @@ def _prepare_local_storage(endpoint: str) -> EventRouting:
     return ensure_event_routing(LOCAL_STAGE)
 
 
+def _local_storage_unnamed(stage: str, storage_endpoint: str | None) -> bool:
+    """The local stage has no storage of its own: a command for it names `gatekey serve`'s (said if missing)."""
+    if stage == LOCAL_STAGE and not storage_endpoint:
+        print(
+            "gatekey: the local stage's storage is the one `gatekey serve` runs: pass --storage-endpoint "
+            "with the URL it printed",
+            file=sys.stderr,
+        )
+        return True
+    return False
+
+
+def _point_at_stage(stage: str, region: str | None, storage_endpoint: str | None) -> None:
+    """Configure this process as the stage's functions are: the local stage at `gatekey serve`'s storage."""
+    if stage == LOCAL_STAGE:
+        assert storage_endpoint is not None
+        _configure_process(False, 0)
+        _prepare_local_storage(storage_endpoint)
+    else:
+        _configure_stage(stage, region, storage_endpoint)
+
+
 def run_scheduled(arguments: argparse.Namespace) -> int:
     """One scheduler run as if the stage's schedule had fired at `--at`; exit 1 if some work failed, 2 if the
     storage cannot be used."""
@@ -254,21 +276,12 @@ def run_scheduled(arguments: argparse.Namespace) -> int:
         print(f"gatekey: --at {arguments.at!r} is not an ISO 8601 time (e.g. 2027-01-31T09:00:00Z)", file=sys.stderr)
         return 2
     stage = arguments.stage
-    if stage == LOCAL_STAGE and not arguments.storage_endpoint:
-        print(
-            "gatekey: the local stage's storage is the one `gatekey serve` runs: pass --storage-endpoint "
-            "with the URL it printed",
-            file=sys.stderr,
-        )
+    if _local_storage_unnamed(stage, arguments.storage_endpoint):
         return 2
     api = ApiStage(stage=stage)
     event = scheduled_event(api, schedule_rule_name(stage), at, str(uuid.uuid4()))
     try:
-        if stage == LOCAL_STAGE:
-            _configure_process(False, 0)
-            _prepare_local_storage(arguments.storage_endpoint)
-        else:
-            _configure_stage(stage, arguments.region, arguments.storage_endpoint)
+        _point_at_stage(stage, arguments.region, arguments.storage_endpoint)
         report = _load_handler(SCHEDULER)(event, LocalLambdaContext(SCHEDULER.name, api))
     except ScheduledWorkIncompleteError as incomplete:
         print(f"gatekey: the scheduled run at {event['time']} was incomplete: {incomplete}", file=sys.stderr)
@@ -291,20 +304,11 @@ def redrive_logs(arguments: argparse.Namespace) -> int:
     from gatekey.settings import log_ingest_failure_queue_name
 
     stage = arguments.stage
-    if stage == LOCAL_STAGE and not arguments.storage_endpoint:
-        print(
-            "gatekey: the local stage's storage is the one `gatekey serve` runs: pass --storage-endpoint "
-            "with the URL it printed",
-            file=sys.stderr,
-        )
+    if _local_storage_unnamed(stage, arguments.storage_endpoint):
         return 2
     queue_name = log_ingest_failure_queue_name(stage)
     try:
-        if stage == LOCAL_STAGE:
-            _configure_process(False, 0)
-            _prepare_local_storage(arguments.storage_endpoint)
-        else:
-            _configure_stage(stage, arguments.region, arguments.storage_endpoint)
+        _point_at_stage(stage, arguments.region, arguments.storage_endpoint)
         from gatekey.handlers.log_ingest import ingest
         from gatekey.log_redrive import redrive_failed_deliveries
         from gatekey.storage import aws

@@ -27,10 +27,9 @@ def storage_endpoint() -> Iterator[str]:
         EmbeddedAws,
         create_missing_tables,
         ensure_event_routing,
-        ensure_kms_key,
+        ensure_kms_keys,
         point_at_storage,
     )
-    from gatekey.storage.sealing import kms_alias
     from gatekey.storage.tables import stage_table_names
 
     os.environ.update(STAGES["local"].as_environment())
@@ -42,7 +41,7 @@ def storage_endpoint() -> Iterator[str]:
     table_names = stage_table_names(TEST_STAGE)
     point_at_storage(endpoint, table_names)
     create_missing_tables(table_names)
-    ensure_kms_key(kms_alias(TEST_STAGE))
+    ensure_kms_keys(TEST_STAGE)
     ensure_event_routing("local")  # the bus the functions publish to (GATEKEY_EVENT_BUS_NAME of the local stage)
     yield endpoint
     embedded.stop()

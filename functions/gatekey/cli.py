@@ -226,14 +226,13 @@ def _provider_backend(
 def _prepare_local_storage(endpoint: str) -> EventRouting:
     """Point this process at the local stage's storage and create what is missing there: tables, the secrets
     key, the event bus with its delivery queues (as the CDK stack creates them in AWS)."""
-    from gatekey.local.embedded import create_missing_tables, ensure_event_routing, ensure_kms_key, point_at_storage
-    from gatekey.storage.sealing import kms_alias
+    from gatekey.local.embedded import create_missing_tables, ensure_event_routing, ensure_kms_keys, point_at_storage
     from gatekey.storage.tables import stage_table_names
 
     table_names = stage_table_names(LOCAL_STAGE)
     point_at_storage(endpoint, table_names)
     create_missing_tables(table_names)
-    ensure_kms_key(kms_alias(LOCAL_STAGE))
+    ensure_kms_keys(LOCAL_STAGE)
     return ensure_event_routing(LOCAL_STAGE)
 
 
@@ -357,13 +356,14 @@ def _founding_problem(org_name: str, admin_email: str, admin_name: str) -> str |
 def _configure_stage(stage: str, region: str | None, storage_endpoint: str | None) -> dict[str, str]:
     """The environment the CDK stack gives the stage's functions: settings, table names, the secrets key's alias."""
     from gatekey.settings import STAGES
-    from gatekey.storage.sealing import KMS_KEY_ENV_VAR, kms_alias
+    from gatekey.storage.sealing import KMS_KEY_ENV_VAR, SECRET_MAC_KEY_ENV_VAR, kms_alias, secret_mac_alias
     from gatekey.storage.tables import stage_table_names
 
     table_names = stage_table_names(stage)
     os.environ.update(STAGES[stage].as_environment())
     os.environ.update(table_names)
     os.environ[KMS_KEY_ENV_VAR] = kms_alias(stage)
+    os.environ[SECRET_MAC_KEY_ENV_VAR] = secret_mac_alias(stage)
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "gatekey")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     if region:

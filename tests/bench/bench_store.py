@@ -35,10 +35,9 @@ def bench_store() -> Iterator[BenchStore]:
         EmbeddedAws,
         create_missing_tables,
         ensure_event_routing,
-        ensure_kms_key,
+        ensure_kms_keys,
         point_at_storage,
     )
-    from gatekey.storage.sealing import kms_alias
     from gatekey.storage.tables import stage_table_names
 
     embedded = EmbeddedAws()
@@ -46,7 +45,7 @@ def bench_store() -> Iterator[BenchStore]:
     point_at_storage(embedded.start(), tables)
     try:
         create_missing_tables(tables)
-        ensure_kms_key(kms_alias("bench"))
+        ensure_kms_keys("bench")
         ensure_event_routing("local")  # the bus the local stage's functions publish to
         tenant = found_org("Bench Store", "admin@bench.example", "Bench admin")
         admin = Caller(

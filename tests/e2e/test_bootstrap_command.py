@@ -14,15 +14,15 @@ from typing import Any
 
 import boto3
 import pytest
-from argon2 import PasswordHasher
 
 from gatekey.configuration import active_configuration
+from gatekey.domain.hashing import PEPPERED_PREFIX, SecretVerifier
 from gatekey.domain.permissions import render_permissions
 from gatekey.domain.tokens import parse_token
 from gatekey.local.embedded import LOCAL_CREDENTIALS
 from gatekey.settings import STAGES
 from gatekey.storage.items import from_typed
-from gatekey.storage.sealing import kms_alias
+from gatekey.storage.sealing import KmsPepper, kms_alias, secret_mac_alias
 from gatekey.storage.tables import ALL_TABLES, DIRECTORY_TABLE, KEYS_TABLE, TableDefinition, user_item_key
 from tests.e2e.server import free_port
 
@@ -53,6 +53,21 @@ def deploy_stage_storage(endpoint: str, stage: str, region: str) -> None:
     kms = aws("kms", endpoint, region)
     key_id = kms.create_key(Description=f"Gatekey {stage} secrets")["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName=kms_alias(stage), TargetKeyId=key_id)
+    mac_key = kms.create_key(Description=f"Gatekey {stage} pepper", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+    kms.create_alias(AliasName=secret_mac_alias(stage), TargetKeyId=mac_key["KeyMetadata"]["KeyId"])
+
+
+def stage_verifier(endpoint: str, stage: str, region: str) -> SecretVerifier:
+    """Checks secrets as the stage's authorizer does: peppered by the stage's HMAC key in KMS."""
+
+    class StagePepper:
+        def key(self) -> bytes:
+            mac: bytes = aws("kms", endpoint, region).generate_mac(
+                KeyId=secret_mac_alias(stage), Message=KmsPepper.MESSAGE, MacAlgorithm="HMAC_SHA_256"
+            )["Mac"]
+            return mac
+
+    return SecretVerifier(STAGES[stage].key_secret_argon2, StagePepper())
 
 
 def items(endpoint: str, stage: str, region: str, table: TableDefinition) -> list[dict[str, Any]]:
@@ -172,8 +187,9 @@ def test_keys_are_hashed_with_the_stages_argon2_cost_and_no_token_rests_in_plain
     tokens = [path.read_text().strip() for path in (bootstrapped.admin_key_file, bootstrapped.partner_key_file)]
     secrets = [parse_token(token, dev.token_prefix).secret for token in tokens]
     for key in bootstrapped.items(KEYS_TABLE):
+        cost = dev.key_secret_argon2
         assert key["secret_hash"].startswith(
-            f"$argon2id$v=19$m={dev.argon2_memory_cost_kib},t={dev.argon2_time_cost},p={dev.argon2_parallelism}$"
+            f"{PEPPERED_PREFIX}$argon2id$v=19$m={cost.memory_kib},t={cost.time_cost},p={cost.parallelism}$"
         )
         assert "sealed_secret" not in key
     every_item = json.dumps([bootstrapped.items(table) for table in ALL_TABLES], default=str)
@@ -221,7 +237,7 @@ def test_tokens_without_a_file_are_printed_labelled(storage_endpoint: str, run_b
     for label, key_type in (("admin", "main"), ("partner", "partner")):
         token = parse_token(printed[f"{label} token"], STAGES["prod"].token_prefix)
         assert token.key_id == keys[key_type]["key_id"]
-        assert PasswordHasher().verify(keys[key_type]["secret_hash"], token.secret)
+        assert stage_verifier(storage_endpoint, "prod", PROD_REGION).verify(keys[key_type]["secret_hash"], token.secret)
     (user,) = [item for item in items(storage_endpoint, "prod", PROD_REGION, DIRECTORY_TABLE) if "role" in item]
     assert user["name"] == "Acme admin"
 

@@ -87,6 +87,26 @@ def asset_dir(stage: SynthesizedStage, definition: LambdaFunction) -> Path:
     return stage.assembly_dir / f"asset.{s3_key.removesuffix('.zip')}"
 
 
+def secrets_key_id(stage: SynthesizedStage) -> str:
+    """The logical id of the KMS key that seals secrets (the stage's other key is the HMAC key of the pepper)."""
+    (key_id,) = [
+        name
+        for name, key in stage.resources_of_type("AWS::KMS::Key").items()
+        if key["Properties"].get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
+    ]
+    return key_id
+
+
+def secret_mac_key_id(stage: SynthesizedStage) -> str:
+    """The logical id of the HMAC key whose MAC peppers API-key secret hashes."""
+    (key_id,) = [
+        name
+        for name, key in stage.resources_of_type("AWS::KMS::Key").items()
+        if key["Properties"].get("KeySpec") == "HMAC_256"
+    ]
+    return key_id
+
+
 def table_logical_id(stage: SynthesizedStage, definition: TableDefinition) -> str:
     """The logical id of the table `definition` describes, found by its name (several tables share key names)."""
     (name,) = [

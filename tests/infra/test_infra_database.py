@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
-from stack_synthesis import SynthesizedStage
+from stack_synthesis import SynthesizedStage, secret_mac_key_id, secrets_key_id
 
-from gatekey.storage.sealing import kms_alias
+from gatekey.storage.sealing import kms_alias, secret_mac_alias
 from gatekey.storage.tables import (
     ALL_TABLES,
     CONNECTIONS_TABLE,
@@ -89,8 +89,8 @@ def test_keys_are_indexed_by_org_and_by_schedule_and_webhooks_by_org(dev: Synthe
 
 
 def test_secrets_key_is_reachable_through_the_stage_alias(every_stage: SynthesizedStage) -> None:
-    (key_id,) = every_stage.resources_of_type("AWS::KMS::Key")
-    every_stage.template.resource_count_is("AWS::KMS::Alias", 1)
+    key_id = secrets_key_id(every_stage)
+    every_stage.template.resource_count_is("AWS::KMS::Alias", 2)
     every_stage.template.has_resource_properties(
         "AWS::KMS::Alias",
         {"AliasName": kms_alias(every_stage.stack.settings.stage), "TargetKeyId": {"Fn::GetAtt": [key_id, "Arn"]}},
@@ -98,8 +98,20 @@ def test_secrets_key_is_reachable_through_the_stage_alias(every_stage: Synthesiz
 
 
 def test_secrets_key_rotates_automatically(every_stage: SynthesizedStage) -> None:
-    every_stage.template.resource_count_is("AWS::KMS::Key", 1)
-    every_stage.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    every_stage.template.resource_count_is("AWS::KMS::Key", 2)
+    assert every_stage.resources[secrets_key_id(every_stage)]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_the_pepper_is_an_hmac_key_reachable_through_its_stage_alias(every_stage: SynthesizedStage) -> None:
+    key_id = secret_mac_key_id(every_stage)
+    assert every_stage.resources[key_id]["Properties"]["KeyUsage"] == "GENERATE_VERIFY_MAC"
+    every_stage.template.has_resource_properties(
+        "AWS::KMS::Alias",
+        {
+            "AliasName": secret_mac_alias(every_stage.stack.settings.stage),
+            "TargetKeyId": {"Fn::GetAtt": [key_id, "Arn"]},
+        },
+    )
 
 
 @pytest.mark.parametrize(

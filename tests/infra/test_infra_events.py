@@ -13,6 +13,7 @@ from stack_synthesis import (
     function_resource,
     logical_id,
     policy_statements,
+    secrets_key_id,
     table_logical_id,
 )
 
@@ -288,7 +289,7 @@ def test_the_scheduler_never_scans_and_only_encrypts(every_stage: SynthesizedSta
     statements = policy_statements(every_stage, SCHEDULER)
     actions = {action for statement in statements for action in as_list(statement["Action"])}
     assert not {action for action in actions if action in {"dynamodb:Scan", "dynamodb:*"}}
-    (key_id,) = every_stage.resources_of_type("AWS::KMS::Key")
+    key_id = secrets_key_id(every_stage)
     assert actions_on(statements, key_id) == {"kms:Encrypt"}
     # Its only queue is its own dead-letter queue, which Lambda sends failed runs to with the function's role.
     assert {action for action in actions if action.startswith("sqs:")} == DESTINATION_SEND_ACTIONS
@@ -311,7 +312,7 @@ def test_webhook_delivery_only_lists_an_orgs_webhooks_and_keeps_idempotency_reco
 
 def test_webhook_delivery_only_decrypts_and_publishes_nothing(every_stage: SynthesizedStage) -> None:
     statements = policy_statements(every_stage, WEBHOOK_DELIVERY)
-    (key_id,) = every_stage.resources_of_type("AWS::KMS::Key")
+    key_id = secrets_key_id(every_stage)
     assert actions_on(statements, key_id) == {"kms:Decrypt"}
     assert actions_on(statements, bus_id(every_stage)) == set()
     actions = {action for statement in statements for action in as_list(statement["Action"])}

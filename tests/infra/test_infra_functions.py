@@ -14,6 +14,8 @@ from stack_synthesis import (
     asset_dir,
     function_resource,
     policy_statements,
+    secret_mac_key_id,
+    secrets_key_id,
     table_logical_id,
 )
 
@@ -89,7 +91,7 @@ def test_function_learns_table_names_key_id_and_stage_settings_from_its_environm
     variables = function_resource(dev, definition)[1]["Properties"]["Environment"]["Variables"]
     for table in ALL_TABLES:
         assert variables[table.env_var] == {"Ref": table_logical_id(dev, table)}
-    (key_id,) = dev.resources_of_type("AWS::KMS::Key")
+    key_id = secrets_key_id(dev)
     assert variables["GATEKEY_KMS_KEY_ID"] == {"Ref": key_id}
     assert variables["POWERTOOLS_SERVICE_NAME"] == "gatekey"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Gatekey"
@@ -130,8 +132,15 @@ def test_authorizer_gets_and_updates_only_keys_and_only_decrypts(dev: Synthesize
     assert actions_on(statements, table_logical_id(dev, KEYS_TABLE)) == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
     assert actions_on(statements, table_logical_id(dev, DIRECTORY_TABLE)) == set()
     assert actions_on(statements, table_logical_id(dev, IDEMPOTENCY_TABLE)) == set()
-    (key_id,) = dev.resources_of_type("AWS::KMS::Key")
+    key_id = secrets_key_id(dev)
     assert actions_on(statements, key_id) == {"kms:Decrypt"}
+
+
+def test_only_the_functions_that_hash_or_check_secrets_may_pepper_them(dev: SynthesizedStage) -> None:
+    mac_key = secret_mac_key_id(dev)
+    for definition in FUNCTIONS:
+        expected = {"kms:GenerateMac"} if definition in (AUTHORIZER, MANAGEMENT_API, SCHEDULER) else set()
+        assert actions_on(policy_statements(dev, definition), mac_key) == expected, definition.name
 
 
 def test_authorizer_may_only_put_nonces(dev: SynthesizedStage) -> None:
@@ -157,7 +166,7 @@ def test_management_api_reads_and_writes_its_tables_and_encrypts_secrets(dev: Sy
         assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= actions_on(
             statements, table_logical_id(dev, table)
         )
-    (key_id,) = dev.resources_of_type("AWS::KMS::Key")
+    key_id = secrets_key_id(dev)
     assert actions_on(statements, key_id) == {"kms:Encrypt", "kms:Decrypt"}
 
 
@@ -190,7 +199,7 @@ def test_log_ingest_only_batch_writes_request_logs_and_updates_keys(every_stage:
     expected = {REQUEST_LOGS_TABLE: {"dynamodb:BatchWriteItem"}, KEYS_TABLE: {"dynamodb:UpdateItem"}}
     for table in ALL_TABLES:
         assert actions_on(statements, table_logical_id(every_stage, table)) == expected.get(table, set()), table
-    (key_id,) = every_stage.resources_of_type("AWS::KMS::Key")
+    key_id = secrets_key_id(every_stage)
     assert actions_on(statements, key_id) == set()
 
 
@@ -215,7 +224,7 @@ def test_only_the_management_api_and_the_scheduler_may_encrypt_with_the_secrets_
     every_stage: SynthesizedStage,
 ) -> None:
     # The API seals the secrets it mints, the scheduler those of the keys it rotates; nothing else seals.
-    (key_id,) = every_stage.resources_of_type("AWS::KMS::Key")
+    key_id = secrets_key_id(every_stage)
     encrypting = {
         definition.name
         for definition in FUNCTIONS

@@ -17,7 +17,7 @@ from gatekey.domain.clock import utc_now
 from gatekey.domain.connection_management import ConnectionService
 from gatekey.domain.connections import Connection, token_sha256
 from gatekey.domain.directory import Organisation
-from gatekey.domain.hashing import SecretVerifier, password_hasher
+from gatekey.domain.hashing import SecretVerifier
 from gatekey.domain.ids import new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
 from gatekey.domain.permissions import Level
@@ -25,7 +25,7 @@ from gatekey.storage import aws
 from gatekey.storage.connections_repository import ConnectionsRepository
 from gatekey.storage.directory_repository import DirectoryRepository
 from gatekey.storage.nonces_repository import NoncesRepository
-from gatekey.storage.sealing import KmsSecretVault
+from gatekey.storage.sealing import KmsPepper, KmsSecretVault
 from gatekey.storage.tables import CONNECTIONS_TABLE, IDEMPOTENCY_TABLE, KEYS_TABLE, NONCES_TABLE
 from tests.conftest import lambda_context
 from tests.integration.authorizer_events import allowed_resources, authorizer_event, invoke
@@ -212,7 +212,7 @@ def test_connection_tokens_are_refused_while_authorizer_results_are_cached(
     _, connection_token = connected
     caching = Authenticator(
         services.keys_repository(),
-        SecretVerifier(password_hasher(services.settings())),
+        SecretVerifier(services.settings().key_secret_argon2, KmsPepper()),
         services.settings().token_prefix,
         hmac_secrets=UnsealedSecrets(KmsSecretVault()),
         nonces=NoncesRepository(NONCES_TABLE.name()),

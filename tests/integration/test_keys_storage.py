@@ -11,6 +11,7 @@ from gatekey.domain.api_keys import KeyFilter
 from gatekey.domain.clock import utc_now
 from gatekey.domain.directory import Organisation, User
 from gatekey.domain.errors import ForbiddenError, InvalidRequestError, KeyLimitReachedError, NotFoundError
+from gatekey.domain.hashing import PEPPERED_PREFIX
 from gatekey.domain.ids import new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
 from gatekey.domain.permissions import Level
@@ -27,7 +28,7 @@ def test_created_key_is_stored_hashed_and_readable(
     assert stored is not None
     assert stored.org_id == admin.org_id
     assert stored.permissions == {"products": Level.READ}
-    assert stored.secret_hash.startswith("$argon2id$")
+    assert stored.secret_hash.startswith(PEPPERED_PREFIX + "$argon2id$")
     assert token.secret not in stored.secret_hash
 
 

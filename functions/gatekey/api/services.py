@@ -13,7 +13,7 @@ from gatekey.configuration import GatekeyConfiguration, active_configuration
 from gatekey.domain.connection_management import ConnectionService
 from gatekey.domain.errors import ForbiddenError
 from gatekey.domain.events import EventHistory, EventPublisher
-from gatekey.domain.hashing import SecretVerifier, password_hasher
+from gatekey.domain.hashing import SecretVerifier
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle
 from gatekey.domain.partners import PartnerOrgs
 from gatekey.domain.permissions import Level
@@ -28,7 +28,7 @@ from gatekey.storage.event_bus import EventBridgeBus
 from gatekey.storage.events_repository import EventsRepository
 from gatekey.storage.keys_repository import KeysRepository
 from gatekey.storage.request_logs_repository import RequestLogsRepository
-from gatekey.storage.sealing import KmsSealer, KmsSecretVault
+from gatekey.storage.sealing import KmsPepper, KmsSealer, KmsSecretVault
 from gatekey.storage.tables import (
     CONNECTIONS_TABLE,
     DIRECTORY_TABLE,
@@ -90,7 +90,7 @@ def key_lifecycle() -> KeyLifecycle:
     stage = settings()
     return KeyLifecycle(
         keys_repository(),
-        SecretVerifier(password_hasher(stage)),
+        SecretVerifier(stage.key_secret_argon2, KmsPepper()),
         stage.token_prefix,
         KmsSecretVault(),
         directory=directory(),

@@ -32,6 +32,7 @@ from gatekey.cdk.stage import deployable_stage_settings
 from gatekey.configuration import CONFIG_FILE_ENV_VAR, GatekeyConfiguration, load_configuration
 from gatekey.domain.permissions import RoutePattern
 from gatekey.settings import StageSettings
+from gatekey.storage.sealing import KMS_KEY_ENV_VAR, SECRET_MAC_KEY_ENV_VAR
 from gatekey.storage.tables import ALL_TABLES, KEYS_TABLE, REQUEST_LOGS_TABLE
 
 # The id of the protection in a protected API's construct tree (e.g. InvoicesApi/Gatekey/Authorizer).
@@ -89,7 +90,8 @@ class Gatekey(Construct):
         self.function_environment: dict[str, str] = {
             **self.settings.as_environment(),
             **{definition.env_var: self.database.table(definition).table_name for definition in ALL_TABLES},
-            "GATEKEY_KMS_KEY_ID": self.secrets_key.key_id,
+            KMS_KEY_ENV_VAR: self.secrets_key.key_id,
+            SECRET_MAC_KEY_ENV_VAR: self.database.secret_mac_key.key_id,
             # The configuration travels in the bundle, not in the environment (Lambda allows 4 KB of it).
             CONFIG_FILE_ENV_VAR: bundle.configuration_path_in_lambda,
             "POWERTOOLS_SERVICE_NAME": "gatekey",

@@ -1,14 +1,16 @@
-"""The DynamoDB tables of ALL_TABLES and the KMS key that encrypts recoverable and HMAC secrets."""
+"""The DynamoDB tables of ALL_TABLES, the KMS key that encrypts recoverable and HMAC secrets, and the KMS HMAC key
+that peppers API-key secret hashes."""
 
 from __future__ import annotations
 
+from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from gatekey.cdk.log_groups import removal_policy
 from gatekey.settings import StageSettings
-from gatekey.storage.sealing import kms_alias
+from gatekey.storage.sealing import kms_alias, secret_mac_alias
 from gatekey.storage.tables import ALL_TABLES, TableDefinition
 
 
@@ -26,6 +28,25 @@ class Database(Construct):
             alias=kms_alias(settings.stage),
             enable_key_rotation=True,
             removal_policy=removal_policy(settings),
+        )
+        # The pepper of API-key secret hashes (storage/sealing.py: KmsPepper) is this key's HMAC of a fixed message:
+        # it never leaves KMS, so a reader of the keys table cannot check a guess. Losing it makes every stored
+        # secret hash unverifiable, so it follows the data's removal policy too. KMS rotates no HMAC key.
+        self.secret_mac_key = kms.Key(
+            self,
+            "SecretMacKey",
+            description=f"Gatekey {settings.stage}: peppers API key secret hashes (HMAC)",
+            alias=secret_mac_alias(settings.stage),
+            key_spec=kms.KeySpec.HMAC_256,
+            key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
+            removal_policy=removal_policy(settings),
+        )
+        Validations.of(self.secret_mac_key).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-KMS5",
+                reason="KMS does not rotate HMAC keys; rotating the pepper would make every stored secret hash "
+                "unverifiable, and the key never leaves KMS",
+            )
         )
         self.tables: dict[str, dynamodb.Table] = {
             definition.logical_name: self._table(definition, settings) for definition in ALL_TABLES

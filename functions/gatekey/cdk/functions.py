@@ -171,6 +171,8 @@ class Functions(Construct):
         )
         # Decrypting HMAC secrets only: the authorizer cannot seal (mint) a secret.
         database.secrets_key.grant(authorizer, "kms:Decrypt")
+        # Peppering a presented secret before checking it: the pepper is this key's HMAC, asked for once per container.
+        database.secret_mac_key.grant(authorizer, "kms:GenerateMac")
 
         management_api = self.function(MANAGEMENT_API)
         api_tables = tuple(
@@ -187,6 +189,7 @@ class Functions(Construct):
         database.table(EVENTS_TABLE).grant(management_api, "dynamodb:PutItem", "dynamodb:Query")
         # Exactly what storing and revealing a secret takes; not the ReEncrypt*/GenerateDataKey* wildcards.
         database.secrets_key.grant(management_api, "kms:Encrypt", "kms:Decrypt")
+        database.secret_mac_key.grant(management_api, "kms:GenerateMac")  # peppering new secrets before hashing
         _acknowledge_index_grants(
             self.roles[MANAGEMENT_API.name], database, (*api_tables, REQUEST_LOGS_TABLE, EVENTS_TABLE)
         )
@@ -224,6 +227,7 @@ class Functions(Construct):
         )
         # Sealing a rotated key's new token, so that it can be revealed later; the scheduler never reveals one.
         database.secrets_key.grant(scheduler, "kms:Encrypt")
+        database.secret_mac_key.grant(scheduler, "kms:GenerateMac")  # peppering a rotated key's new secret
 
         webhook_delivery = self.function(WEBHOOK_DELIVERY)
         webhooks_table = database.table(WEBHOOKS_TABLE)

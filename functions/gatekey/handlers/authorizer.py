@@ -23,7 +23,7 @@ from gatekey.domain.authentication import (
     Unauthenticated,
     UnsealedSecrets,
 )
-from gatekey.domain.hashing import SecretVerifier, password_hasher
+from gatekey.domain.hashing import SecretVerifier
 from gatekey.domain.permissions import Level, render_permissions
 from gatekey.domain.signing import decoded_query
 from gatekey.settings import StageSettings
@@ -31,7 +31,7 @@ from gatekey.storage import aws
 from gatekey.storage.connections_repository import ConnectionsRepository
 from gatekey.storage.keys_repository import KeysRepository
 from gatekey.storage.nonces_repository import NoncesRepository
-from gatekey.storage.sealing import KmsSecretVault
+from gatekey.storage.sealing import KmsPepper, KmsSecretVault
 from gatekey.storage.tables import CONNECTIONS_TABLE, DIRECTORY_TABLE, KEYS_TABLE, NONCES_TABLE
 
 logger = Logger()
@@ -41,7 +41,7 @@ access = active_configuration().access
 aws.dynamodb_client()  # created during init, which Lambda runs before the first request arrives
 authenticator = Authenticator(
     KeysRepository(KEYS_TABLE.name(), DIRECTORY_TABLE.name()),
-    SecretVerifier(password_hasher(settings)),
+    SecretVerifier(settings.key_secret_argon2, KmsPepper()),
     settings.token_prefix,
     hmac_secrets=UnsealedSecrets(KmsSecretVault()),
     nonces=NoncesRepository(NONCES_TABLE.name()),

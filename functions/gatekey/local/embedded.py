@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from gatekey.settings import event_bus_name, log_ingest_failure_queue_name
 from gatekey.storage import aws
 from gatekey.storage.event_bus import DELIVERY_EVENT_PATTERN
-from gatekey.storage.sealing import KMS_KEY_ENV_VAR
+from gatekey.storage.sealing import KMS_KEY_ENV_VAR, SECRET_MAC_KEY_ENV_VAR, kms_alias, secret_mac_alias
 from gatekey.storage.tables import ALL_TABLES
 
 LOCAL_REGION = "us-east-1"
@@ -86,16 +86,25 @@ def create_missing_tables(table_names: Mapping[str, str]) -> None:
             )
 
 
-def ensure_kms_key(alias_name: str) -> str:
-    """The id of the KMS key behind `alias_name` (a `kms_alias`), created on first use; exported for the functions."""
+def ensure_kms_keys(stage: str) -> None:
+    """The stage's two KMS keys, created on first use and exported for the functions, as the stack makes them:
+    the key that seals secrets, and the HMAC key that peppers API-key secret hashes."""
+    os.environ[KMS_KEY_ENV_VAR] = _kms_key(kms_alias(stage), "Gatekey local secrets", {})
+    os.environ[SECRET_MAC_KEY_ENV_VAR] = _kms_key(
+        secret_mac_alias(stage),
+        "Gatekey local pepper of API-key secrets",
+        {"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"},
+    )
+
+
+def _kms_key(alias_name: str, description: str, kind: Mapping[str, str]) -> str:
     kms = aws.kms_client()
     try:
-        key_id = kms.describe_key(KeyId=alias_name)["KeyMetadata"]["KeyId"]
+        return kms.describe_key(KeyId=alias_name)["KeyMetadata"]["KeyId"]
     except ClientError:
-        key_id = kms.create_key(Description="Gatekey local secrets")["KeyMetadata"]["KeyId"]
+        key_id = kms.create_key(Description=description, **kind)["KeyMetadata"]["KeyId"]  # type: ignore[arg-type]
         kms.create_alias(AliasName=alias_name, TargetKeyId=key_id)
-    os.environ[KMS_KEY_ENV_VAR] = key_id
-    return key_id
+        return key_id
 
 
 @dataclass(frozen=True)

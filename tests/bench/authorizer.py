@@ -3,7 +3,10 @@
 - warm Bearer authorization per request ÷ one bare consistent GetItem on the same store (target ≤ 1.2)
 - warm HMAC authorization per request (one read, one conditional nonce write, no KMS) ÷ the same GetItem
   (target ≤ 2.2); requests are signed beforehand, so only the authorizer's work is timed
-- one argon2id verify, in ms, at the local and the prod cost
+- what a wrong secret costs (DESIGN §3), each at every stage's key-secret cost, ÷ a warm accepted request at that
+  cost: a forged secret (valid checksum, real key id; target ≤ 2), a rotated-out secret in its grace period from its
+  second request on (target ≤ 1.2), and the first request of a (container, key) (target ≤ 2 at the prod cost)
+- one argon2id verify, in ms, at each stage's key-secret cost and at its password cost
 - cold import of the authorizer module (which creates its DynamoDB client and loads the configuration as
   deployed: the JSON form the construct ships) ÷ `import boto3` + a DynamoDB client (target ≤ 1.35), for the
   demo store's configuration and for the example provider's; best of several fresh interpreters each, since
@@ -25,8 +28,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from gatekey.domain.hashing import Argon2Cost
 from tests.bench.bench_store import BenchStore, bench_store
 
+FORMER_PROD_KEY_SECRET_COST = Argon2Cost(time_cost=3, memory_kib=65536)
 ROUNDS = 20
 PER_ROUND = 25
 COLD_RUNS = 15
@@ -85,7 +90,6 @@ def main() -> None:
 def measure(store: BenchStore) -> None:
     from gatekey.api import services
     from gatekey.configuration import active_configuration
-    from gatekey.domain.hashing import password_hasher
     from gatekey.domain.key_lifecycle import NewKey
     from gatekey.domain.signing import sign_request
     from gatekey.local.events import ApiStage
@@ -159,6 +163,12 @@ def measure(store: BenchStore) -> None:
         authorizer_times.append(per_call_seconds(authorize, PER_ROUND))
         hmac_times.append(per_call_seconds(authorize_signed(signed_events(PER_ROUND)), PER_ROUND))
         get_item_times.append(per_call_seconds(bare_get_item, PER_ROUND))
+    wrong_secret_ratios = {
+        stage: wrong_secret_costs(store, authorizer, context, settings.key_secret_argon2)
+        for stage, settings in STAGES.items()
+    }
+    # For comparison: what a forged secret and a first request cost at the key-secret cost prod had before (OWASP's).
+    former = wrong_secret_costs(store, authorizer, context, FORMER_PROD_KEY_SECRET_COST)
     sys.stdout.close()
     sys.stdout = terminal
     warm_authorizer = statistics.median(authorizer_times)
@@ -166,11 +176,11 @@ def measure(store: BenchStore) -> None:
     warm_get_item = statistics.median(get_item_times)
 
     argon2_ms = {}
-    for stage in ("local", "prod"):
-        hasher = password_hasher(STAGES[stage])
-        stored = hasher.hash("bench-secret")
-        verify = partial(hasher.verify, stored, "bench-secret")
-        argon2_ms[stage] = statistics.median(per_call_seconds(verify, 3) for _ in range(5)) * 1000
+    for stage, settings in STAGES.items():
+        for kind, cost in (("key secret", settings.key_secret_argon2), ("password", settings.password_argon2)):
+            hasher = cost.hasher()
+            verify = partial(hasher.verify, hasher.hash("bench-secret"), "bench-secret")
+            argon2_ms[(stage, kind)] = statistics.median(per_call_seconds(verify, 3) for _ in range(5)) * 1000
 
     from gatekey.configuration import CONFIG_FILE_ENV_VAR
 
@@ -190,13 +200,91 @@ def measure(store: BenchStore) -> None:
     print(f"  ratio                        {warm_ratio:8.2f}   (target <= 1.2)")
     print(f"  warm HMAC authorization      {warm_hmac * 1000:8.3f} ms/request   (median of {ROUNDS} rounds)")
     print(f"  ratio to the bare GetItem    {warm_hmac / warm_get_item:8.2f}   (target <= 2.2)")
-    print(f"  argon2id verify, local cost  {argon2_ms['local']:8.2f} ms")
-    print(f"  argon2id verify, prod cost   {argon2_ms['prod']:8.2f} ms")
+    print("  what a wrong secret costs, each ÷ a warm accepted request at the same stage's key-secret cost")
+    print(f"  {'stage':8}{'forged':>10}{'grace, 2nd+':>14}{'first (container, key)':>24}")
+    for stage, ratios in wrong_secret_ratios.items():
+        print(f"  {stage:8}{ratios['forged']:10.2f}{ratios['grace']:14.2f}{ratios['first']:24.2f}")
+    print(f"  {'former':8}{former['forged']:10.2f}{'':14}{former['first']:24.2f}   (prod's former 64 MiB, t=3)")
+    print("  targets: forged <= 2, grace <= 1.2, first <= 2 (prod)")
+    for (stage, kind), milliseconds in argon2_ms.items():
+        print(f"  argon2id verify, {stage} {kind:10} {milliseconds:8.2f} ms")
     print(f"  cold import boto3 + client   {cold_boto3 * 1000:8.1f} ms   (best of {COLD_RUNS})")
     for name, seconds in authorizer_cold.items():
         cold = min(seconds)
         print(f"  cold import authorizer with the {name}'s configuration (JSON, as deployed)")
         print(f"  {'':29}{cold * 1000:8.1f} ms   ratio {cold / cold_boto3:5.2f}   (target <= 1.35)")
+
+
+def wrong_secret_costs(store: BenchStore, authorizer: Any, context: Any, cost: Argon2Cost) -> dict[str, float]:
+    """The authorizer's answer to a forged, a rotated-out and a first-seen secret ÷ a warm accepted one, with the
+    key hashed at `cost` and the authorizer checking at that cost (everything else as deployed)."""
+    from gatekey.api import services
+    from gatekey.domain.authentication import Authenticator
+    from gatekey.domain.hashing import SecretVerifier
+    from gatekey.domain.key_lifecycle import NewKey
+    from gatekey.domain.permissions import Level
+    from gatekey.domain.tokens import new_token
+    from gatekey.settings import STAGES
+
+    prefix = STAGES["local"].token_prefix
+    deployed = authorizer.authenticator
+    pepper = deployed._verifier._pepper  # the deployed authorizer's pepper, already fetched from KMS
+
+    def authenticator() -> Any:
+        """The deployed authorizer's authenticator, checking secrets at `stage`'s cost with a fresh memory."""
+        return Authenticator(
+            deployed._keys,
+            SecretVerifier(cost, pepper),
+            prefix,
+            hmac_secrets=deployed._hmac_secrets,
+            nonces=deployed._nonces,
+            connections=deployed._connections,
+        )
+
+    lifecycle = services.key_lifecycle()
+    key, token = lifecycle.create(store.admin, NewKey(label=f"bench {cost}", permissions={"products": Level.READ}))
+    keys = services.keys_repository()
+    stored = keys.get(key.key_id)
+    assert stored is not None
+    stored.secret_hash = SecretVerifier(cost, pepper).hash(token.secret)
+    keys.save(stored, read_secret_version=stored.secret_version)
+
+    def event(token_text: str) -> dict[str, Any]:
+        answer: dict[str, Any] = copy.deepcopy(json.loads(SAMPLE_EVENT.read_text()))
+        answer["methodArn"] = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/GET/products"
+        answer["headers"] = {"Authorization": f"Bearer {token_text}"}
+        return answer
+
+    def call(checker: Any, request: dict[str, Any]) -> float:
+        """Seconds the deployed authorizer takes to answer `request` when it checks secrets with `checker`."""
+        authorizer.authenticator = checker
+        started = time.perf_counter()
+        try:
+            authorizer.lambda_handler(request, context)
+        except Exception as refusal:  # a wrong secret: API Gateway answers 401 to exactly this
+            assert str(refusal) == "Unauthorized", refusal
+        finally:
+            authorizer.authenticator = deployed
+        return time.perf_counter() - started
+
+    warm, grace = authenticator(), authenticator()
+    call(warm, event(token.value))  # its first request: from now on the secret is known to `warm`
+    rotated, new = lifecycle.rotate(store.admin, key.key_id, grace_period_seconds=3600)
+    rotated.secret_hash = SecretVerifier(cost, pepper).hash(new.secret)
+    rotated.previous_secret_hash = stored.secret_hash
+    keys.save(rotated, read_secret_version=rotated.secret_version)
+    call(warm, event(new.value))
+    call(grace, event(token.value))  # the old secret's first request: checked against both hashes
+    # Interleaved, so drift in the machine's load hits every kind of request alike.
+    times: dict[str, list[float]] = {"accepted": [], "forged": [], "first": [], "grace": []}
+    for _ in range(80):
+        times["accepted"].append(call(warm, event(new.value)))
+        # A container that has not seen the key's right secret yet: the worst case, argon2 on the forged one.
+        times["forged"].append(call(authenticator(), event(new_token(prefix, key_id=key.key_id).value)))
+        times["first"].append(call(authenticator(), event(new.value)))
+        times["grace"].append(call(grace, event(token.value)))
+    accepted = statistics.median(times["accepted"])
+    return {kind: statistics.median(seconds) / accepted for kind, seconds in times.items() if kind != "accepted"}
 
 
 if __name__ == "__main__":

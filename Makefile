@@ -30,17 +30,20 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## build: bundle the Lambda code into build/lambda without Docker (the CDK asset)
+## build: bundle the Lambda code into build/lambda without Docker (the CDK asset, with its bytecode), and the
+##        same bundle for this machine's architecture if it is not Lambda's (build/lambda-<arch>, for `make bench`)
 build: $(LAMBDA_BUILD)
 
 $(LAMBDA_BUILD): $(INSTALLED) pyproject.toml $(shell find functions/gatekey -name "*.py" -o -name "*.toml" 2>/dev/null) infra/build_lambda.py
 	$(BIN)/python infra/build_lambda.py
 	@touch $@
 
-## bench: warm authorizer (Bearer, HMAC) vs a bare GetItem, argon2 verify, cold import vs boto3, log ingest
-bench: $(INSTALLED)
+## bench: warm authorizer (Bearer, HMAC) vs a bare GetItem, argon2 verify, cold import vs boto3, log ingest, and
+##        the functions' cold start from the built bundle as deployed, with and without bytecode
+bench: $(INSTALLED) build
 	$(BIN)/python -m tests.bench.authorizer
 	$(BIN)/python -m tests.bench.log_ingest
+	$(BIN)/python -m tests.bench.cold_start
 
 clean:
 	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -59,6 +59,16 @@ FUNCTION_SIZES: dict[str, FunctionSize] = {
     WEBHOOK_DELIVERY.name: FunctionSize(memory_mib=256, timeout_seconds=120),
 }
 
+# No SnapStart (issue 14). Lambda offers it from python3.12 (arm64 too) and only on published versions, while the
+# functions run the Python that bundles them (3.11 today). For Python it is billed: at us-east-1 list prices about
+# $0.0000015 per GB-second cached, per published version (some $3.90 a month for a 1 GB function), and $0.00014 per
+# GB restored. It would save little: with the bundle's bytecode, `make bench` imports the authorizer in 0.44 s on a
+# 2-core x86-64 machine (0.60 s without bytecode), 0.32 s of which `import boto3` and a DynamoDB client take anyway,
+# and the management API in 0.55 s (1.03 s); a restore costs time too ("as low as sub-second", says AWS). And every
+# environment restored from one snapshot shares what init created: the authorizer's random digest key
+# (SecretVerifier) would have to be drawn again after each restore. Worth measuring again once the functions run
+# 3.12+, if CloudWatch shows the management API's init above a second.
+
 
 class GatekeyFunction(Construct):
     """One function running a handler of the Gatekey bundle, with its own log group and a role that may write to

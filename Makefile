@@ -38,12 +38,13 @@ $(LAMBDA_BUILD): $(INSTALLED) pyproject.toml $(shell find functions/gatekey -nam
 	$(BIN)/python infra/build_lambda.py
 	@touch $@
 
-## bench: warm authorizer (Bearer, HMAC) vs a bare GetItem, argon2 verify, cold import vs boto3, log ingest, and
-##        the functions' cold start from the built bundle as deployed, with and without bytecode
+## bench: warm authorizer (Bearer, HMAC) vs a bare GetItem, what a wrong secret costs, argon2 verify, cold import,
+##        log ingest, the functions' cold start as deployed (with and without bytecode), cost per memory size
 bench: $(INSTALLED) build
 	$(BIN)/python -m tests.bench.authorizer
 	$(BIN)/python -m tests.bench.log_ingest
 	$(BIN)/python -m tests.bench.cold_start
+	$(BIN)/python -m tests.bench.memory
 
 clean:
 	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache

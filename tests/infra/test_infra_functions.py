@@ -73,7 +73,7 @@ def test_function_runs_its_handler_on_the_building_python_on_arm64_with_tracing(
 def test_the_scheduler_has_the_memory_to_hash_and_minutes_to_work_through_every_key_due(dev: SynthesizedStage) -> None:
     # argon2id hashes each rotated key's new secret; one run rotates, notices and expires every key due.
     properties = function_resource(dev, SCHEDULER)[1]["Properties"]
-    assert (properties["MemorySize"], properties["Timeout"]) == (1024, 300)
+    assert (properties["MemorySize"], properties["Timeout"]) == (512, 300)
 
 
 def test_webhook_delivery_outlasts_every_webhook_of_an_org_timing_out(every_stage: SynthesizedStage) -> None:
@@ -81,7 +81,7 @@ def test_webhook_delivery_outlasts_every_webhook_of_an_org_timing_out(every_stag
     properties = function_resource(every_stage, WEBHOOK_DELIVERY)[1]["Properties"]
     slowest_delivery = MAX_WEBHOOKS_PER_ORG * every_stage.stack.settings.webhook_timeout_seconds
     assert properties["Timeout"] > slowest_delivery
-    assert properties["MemorySize"] == 256
+    assert properties["MemorySize"] == 512
 
 
 @pytest.mark.parametrize("definition", FUNCTIONS, ids=lambda definition: definition.name)

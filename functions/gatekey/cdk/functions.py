@@ -46,17 +46,26 @@ class FunctionSize:
     timeout_seconds: int
 
 
-# Lambda gives CPU in proportion to memory: functions that hash with argon2id (the authorizer on every
-# request, the API when it mints keys, the scheduler for every key it rotates) get enough to finish prod's
-# 64 MiB / t=3 hash quickly. Log ingest hashes nothing but batch-writes up to thousands of access-log lines
-# per invocation. One scheduler run works through every key due, so it gets minutes; webhook delivery
-# waits on receivers: up to 10 webhooks per org, each given `webhook_timeout_seconds` (10 s) to answer.
+# Sizes chosen from `make bench` (tests/bench/memory.py): each function's typical invocation, its CPU measured and
+# scaled by 1769 MB / size (Lambda's share of a vCPU), plus its wait on AWS, priced at arm64's $0.0000133334 per
+# GB-s + $0.20 per million requests. Figures are duration and $ per million invocations at 256 / 512 / 1024 MB.
 FUNCTION_SIZES: dict[str, FunctionSize] = {
+    # Every request of every protected API waits on it: 37 / 21 / 12 ms, $0.32 / 0.34 / 0.36. 1024 MB costs 12%
+    # more than the cheapest size and gives a third of 256 MB's latency, and a cold start of 1.0 s instead of 2.
     AUTHORIZER.name: FunctionSize(memory_mib=1024, timeout_seconds=10),
+    # People wait on it (the console, a partner's calls): creating a key 162 / 97 / 65 ms, $0.74 / 0.85 / 1.07; a
+    # cold start takes 1.2 s at 1024 MB, 2.3 s at 512. Its volume is small next to the authorizer's.
     MANAGEMENT_API.name: FunctionSize(memory_mib=1024, timeout_seconds=28),
+    # Nobody waits on it, but a delivery must finish within its timeout: 1000 lines take 4.2 / 2.3 / 1.4 s,
+    # $14.1 / 15.7 / 19.0. At 512 MB a delivery of 10,000 lines (~23 s) fits 60 s; 128 MB (7.9 s a 1000) would not.
     LOG_INGEST.name: FunctionSize(memory_mib=512, timeout_seconds=60),
-    SCHEDULER.name: FunctionSize(memory_mib=1024, timeout_seconds=300),
-    WEBHOOK_DELIVERY.name: FunctionSize(memory_mib=256, timeout_seconds=120),
+    # Nobody waits on it: a run rotating 10 keys takes 2.0 / 1.2 / 0.8 s, $6.9 / 8.2 / 10.8 per million runs. 512 MB
+    # is 24% cheaper than 1024 and rotates some 2,500 keys within the 300 s a run may take.
+    SCHEDULER.name: FunctionSize(memory_mib=512, timeout_seconds=300),
+    # Mostly waits on receivers (billed at any size): one delivery 504 / 274 / 159 ms, $1.88 / 2.03 / 2.32. 512 MB
+    # costs 8% more than 256 and halves a delivery and a cold start (5.9 s at 256 MB: the first events of a quiet
+    # hour would arrive late). Up to 10 webhooks per org, each given `webhook_timeout_seconds` (10 s), fit 120 s.
+    WEBHOOK_DELIVERY.name: FunctionSize(memory_mib=512, timeout_seconds=120),
 }
 
 # No SnapStart (issue 14). Lambda offers it from python3.12 (arm64 too) and only on published versions, while the

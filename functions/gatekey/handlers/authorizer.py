@@ -26,6 +26,7 @@ from gatekey.domain.authentication import (
 from gatekey.domain.hashing import SecretVerifier
 from gatekey.domain.permissions import Level, render_permissions
 from gatekey.domain.signing import decoded_query
+from gatekey.handlers import initialized
 from gatekey.settings import StageSettings
 from gatekey.storage import aws
 from gatekey.storage.connections_repository import ConnectionsRepository
@@ -169,3 +170,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         response = _response(request, "unknown")
         response.deny_all_routes()
         return response.asdict()
+
+
+initialized()

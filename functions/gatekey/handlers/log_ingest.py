@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent, ev
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey.domain.request_logs import RequestLogIngest
+from gatekey.handlers import initialized
 from gatekey.settings import StageSettings
 from gatekey.storage.keys_repository import KeysRepository
 from gatekey.storage.request_logs_repository import RequestLogsRepository
@@ -39,3 +40,6 @@ def lambda_handler(event: CloudWatchLogsEvent, context: LambdaContext) -> dict[s
         logger.warning("skipped malformed access-log lines", extra={"malformed": report.malformed})
     logger.info("access log ingested", extra={"log_group": delivery.log_group, **vars(report)})
     return vars(report)
+
+
+initialized()

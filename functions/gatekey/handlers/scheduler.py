@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gatekey.api.services import scheduled_work
 from gatekey.domain.clock import from_iso
 from gatekey.domain.scheduled_work import ScheduledWorkIncompleteError
+from gatekey.handlers import initialized
 
 logger = Logger()
 metrics = Metrics()
@@ -30,3 +31,6 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     if report.failed:
         raise ScheduledWorkIncompleteError(f"the work on {report.failed} keys failed; see the log")
     return vars(report)
+
+
+initialized()

@@ -13,6 +13,7 @@ from gatekey.api.errors import error_response
 from gatekey.body_integrity import require_signed_body
 from gatekey.configuration import load_configuration
 from gatekey.domain.permissions import Level, Resource
+from gatekey.handlers import initialized
 from gatekey.http_conventions import with_version, without_body
 
 logger = Logger()
@@ -66,3 +67,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if event.get("httpMethod") == "HEAD":  # every GET route also answers HEAD
         return with_version(without_body(app.resolve({**event, "httpMethod": "GET"}, context)))
     return with_version(app.resolve(event, context))
+
+
+initialized()

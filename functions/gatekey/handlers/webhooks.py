@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gatekey.api.services import settings, webhook_registry
 from gatekey.domain.events import DomainEvent
 from gatekey.domain.webhook_delivery import DeliveryIncompleteError, WebhookDelivery
+from gatekey.handlers import initialized
 from gatekey.outbound import HttpWebhookSender
 from gatekey.storage.delivery_ledger import DeliveryLedger
 from gatekey.storage.sealing import KmsSealer
@@ -54,3 +55,6 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         raise
     metrics.add_metric(name="WebhooksDelivered", unit=MetricUnit.Count, value=report.delivered)
     return vars(report)
+
+
+initialized()

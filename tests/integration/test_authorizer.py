@@ -6,12 +6,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.exceptions import VerifyMismatchError
 from botocore.exceptions import ClientError
 
+from gatekey.api import services
+from gatekey.domain.authentication import Authenticator
 from gatekey.domain.clock import utc_now
+from gatekey.domain.hashing import PEPPERED_PREFIX, SecretVerifier
 from gatekey.domain.key_lifecycle import Caller, KeyChanges, KeyLifecycle, NewKey
 from gatekey.domain.permissions import Level
 from gatekey.storage import aws
+from gatekey.storage.sealing import KmsPepper
 from tests.integration.authorizer_events import allowed_resources, authorizer_event, invoke
 
 
@@ -165,3 +171,38 @@ def test_two_authorization_headers_are_401_even_when_one_is_valid(
     event = authorizer_event(token.value)
     event["multiValueHeaders"] = {"Authorization": ["Bearer gk_test_nonsense", f"Bearer {token.value}"]}
     assert invoke(authorizer, event) == "Unauthorized"
+
+
+def test_a_kms_failure_while_peppering_a_secret_denies(
+    authorizer: Any, lifecycle: KeyLifecycle, admin: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container that cannot get the pepper cannot check a secret: it denies (never allows on an exception)."""
+    _, token = lifecycle.create(admin, NewKey(label="k", permissions={"products": Level.READ}))
+    deployed = authorizer.authenticator
+    fresh = Authenticator(
+        deployed._keys,
+        SecretVerifier(services.settings().key_secret_argon2, KmsPepper()),
+        services.settings().token_prefix,
+        hmac_secrets=deployed._hmac_secrets,
+        nonces=deployed._nonces,
+        connections=deployed._connections,
+    )
+
+    def unavailable(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "KMSInternalException", "Message": "down"}}, "GenerateMac")
+
+    monkeypatch.setattr(aws.kms_client(), "generate_mac", unavailable)
+    monkeypatch.setattr(authorizer, "authenticator", fresh)
+    result = invoke(authorizer, authorizer_event(token.value))
+    assert isinstance(result, dict)
+    assert allowed_resources(result) == []
+    assert {statement["Effect"] for statement in result["policyDocument"]["Statement"]} == {"Deny"}
+
+
+def test_a_stored_secret_hash_checks_no_guess_without_the_stages_pepper(
+    lifecycle: KeyLifecycle, admin: Caller, keys_repository: Any
+) -> None:
+    _, token = lifecycle.create(admin, NewKey(label="k"))
+    stored = keys_repository.get(token.key_id).secret_hash
+    with pytest.raises(VerifyMismatchError):
+        PasswordHasher().verify(stored.removeprefix(PEPPERED_PREFIX), token.secret)

@@ -7,8 +7,9 @@ LAMBDA_BUILD := build/lambda/.built
 PORT ?= 8080
 ADMIN_KEY_FILE ?= .gatekey/admin-key
 PARTNER_KEY_FILE ?= .gatekey/partner-key
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: serve test lint build bench clean
+.PHONY: serve test lint build bench chromium clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +21,20 @@ $(INSTALLED): pyproject.toml
 serve: $(INSTALLED)
 	$(BIN)/gatekey serve --port $(PORT) --admin-key-file $(ADMIN_KEY_FILE) --partner-key-file $(PARTNER_KEY_FILE)
 
-## test: lint, type-check, then every test (unit, integration, e2e, infra)
-test: lint build
+## test: lint, type-check, then every test (unit, integration, e2e, infra, browser)
+test: lint build chromium
 	$(BIN)/pytest -n 2 --dist loadfile
+
+## chromium: Debian's Chromium, which the browser tests (tests/browser) drive; installed with apt when missing
+chromium:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "make: the browser tests need Chromium at $(CHROMIUM) and cannot install it (not root, or no apt-get):" \
+			"run 'apt-get install -y chromium' as root" >&2; \
+	fi
 
 ## lint: ruff and mypy
 lint: $(INSTALLED)

@@ -104,6 +104,22 @@ def test_a_wrong_password_is_refused_exactly_like_an_unknown_email(console: Cons
     assert "API keys" not in page.title()
 
 
+def test_repeated_failed_sign_ins_are_slowed_and_the_page_says_how_long_to_wait(
+    console: Console, open_page: OpenPage
+) -> None:
+    page = open_page()
+    page.goto(console.page_url(f"signin.html?org={console.org_id}"))
+    statuses = []
+    for _ in range(6):
+        page.get_by_label("Email", exact=True).fill("hasty@demo-store.example")
+        page.get_by_label("Password", exact=True).fill("guess after guess")
+        with page.expect_response(re.compile(r"/v1/sessions$")) as answer:
+            page.get_by_role("button", name="Sign in").click()
+        statuses.append(answer.value.status)
+    assert statuses == [401] * 5 + [429]
+    expect(page.get_by_role("alert")).to_have_text(re.compile(r"^Too many attempts\. Try again in \d+ minutes\.$"))
+
+
 def test_an_invited_member_sets_a_password_and_sees_only_their_own_keys(console: Console, open_page: OpenPage) -> None:
     admin = open_page()
     sign_in(admin, console)

@@ -155,8 +155,23 @@ def console_client(console: Console, cookie: str) -> httpx.Client:
     )
 
 
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll("a, button, input, select, textarea, summary")]
+    .filter((control) => control.type !== "hidden" && control.getClientRects().length)
+    .filter((control) => !(control.labels?.length || control.getAttribute("aria-label")
+        || control.getAttribute("aria-labelledby") || control.textContent.trim() || control.getAttribute("title")))
+    .map((control) => control.outerHTML)"""
+
+
+def unnamed_controls(page: Page) -> list[str]:
+    """The visible controls of the page that have no accessible name (no label, text or aria naming)."""
+    controls: list[str] = page.evaluate(UNNAMED_CONTROLS)
+    return controls
+
+
 def save_screenshots(page: Page, name: str) -> None:
-    """`build/screenshots/<name>-desktop.png` and `-phone.png`; at phone width nothing may stick out sideways."""
+    """`build/screenshots/<name>-desktop.png` and `-phone.png`. Every control the page shows must have an
+    accessible name, and at phone width nothing may stick out sideways."""
+    assert not unnamed_controls(page), name
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size(DESKTOP)
     page.screenshot(path=SCREENSHOTS / f"{name}-desktop.png", full_page=True)

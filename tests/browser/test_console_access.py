@@ -42,7 +42,11 @@ def test_admin_creates_a_key_that_works_then_revokes_it_and_it_stops_at_once(
     page = open_page()
     sign_in(page, console)
 
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     secret = create_key_in_page(page, "catalog reader", {"products": "read"})
+    page.get_by_role("button", name="Copy key").click()
+    expect(page.get_by_role("dialog", name="Key created").get_by_role("status")).to_have_text("Copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
     assert not secret_kept_in_browser(page, secret)
     page.get_by_role("button", name="Done").click()
     expect(page.get_by_role("dialog")).to_have_count(0)

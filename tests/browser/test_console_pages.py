@@ -10,7 +10,7 @@ from collections.abc import Callable
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PHONE, SCREENSHOTS, Console, save_screenshots, sign_in
+from tests.browser.conftest import PHONE, SCREENSHOTS, Console, save_screenshots, sign_in, unnamed_controls
 from tests.webhook_receiver import Receiver
 
 OpenPage = Callable[..., Page]
@@ -237,6 +237,7 @@ def test_every_page_at_desktop_and_phone_width(console: Console, open_page: Open
     sign_in(phone, console)
     phone.get_by_role("button", name="Create key").click()
     expect(phone.get_by_role("dialog", name="Create key").get_by_label("Label", exact=True)).to_be_in_viewport()
+    assert not unnamed_controls(phone)
     phone.screenshot(path=SCREENSHOTS / "keys-create-phone.png")
     for link in ("Users", "Request logs", "Webhooks", "Events", "API keys"):
         phone.keyboard.press("Escape")

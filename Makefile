@@ -7,6 +7,7 @@ LAMBDA_BUILD := build/lambda/.built
 PORT ?= 8080
 ADMIN_KEY_FILE ?= .gatekey/admin-key
 PARTNER_KEY_FILE ?= .gatekey/partner-key
+ADMIN_PASSWORD_FILE ?= .gatekey/admin-password
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: serve test lint build bench chromium clean
@@ -19,7 +20,8 @@ $(INSTALLED): pyproject.toml
 
 ## serve: run Gatekey locally on its embedded store (http://127.0.0.1:$(PORT))
 serve: $(INSTALLED)
-	$(BIN)/gatekey serve --port $(PORT) --admin-key-file $(ADMIN_KEY_FILE) --partner-key-file $(PARTNER_KEY_FILE)
+	$(BIN)/gatekey serve --port $(PORT) --admin-key-file $(ADMIN_KEY_FILE) --partner-key-file $(PARTNER_KEY_FILE) \
+		--admin-password-file $(ADMIN_PASSWORD_FILE)
 
 ## test: lint, type-check, then every test (unit, integration, e2e, infra, browser)
 test: lint build chromium
@@ -46,7 +48,7 @@ lint: $(INSTALLED)
 ##        same bundle for this machine's architecture if it is not Lambda's (build/lambda-<arch>, for `make bench`)
 build: $(LAMBDA_BUILD)
 
-$(LAMBDA_BUILD): $(INSTALLED) pyproject.toml $(shell find functions/gatekey -name "*.py" -o -name "*.toml" 2>/dev/null) infra/build_lambda.py
+$(LAMBDA_BUILD): $(INSTALLED) pyproject.toml $(shell find functions/gatekey -type f -not -name "*.pyc" 2>/dev/null) infra/build_lambda.py
 	$(BIN)/python infra/build_lambda.py
 	@touch $@
 

@@ -58,7 +58,16 @@ GATEKEY_ROUTES: tuple[GatewayRoute, ...] = (
     GatewayRoute("/health", "HEAD", MANAGEMENT_API, authorized=False),
     GatewayRoute("/v1/openapi.json", "GET", MANAGEMENT_API, authorized=False),
     GatewayRoute("/v1/openapi.json", "HEAD", MANAGEMENT_API, authorized=False),
+    # The console's way in (DESIGN §12): signing in and setting a password from an invitation need no key. ANY, so
+    # the API answers another method 405 with Allow, as on every other route.
+    GatewayRoute("/v1/sessions", "ANY", MANAGEMENT_API, authorized=False),
+    GatewayRoute("/v1/invitations/accept", "ANY", MANAGEMENT_API, authorized=False),
     GatewayRoute("/v1/{proxy+}", "ANY", MANAGEMENT_API, authorized=True),
+    # The console's pages: static files, public; what they show comes from the API, with the session.
+    GatewayRoute("/dashboard", "GET", MANAGEMENT_API, authorized=False),
+    GatewayRoute("/dashboard", "HEAD", MANAGEMENT_API, authorized=False),
+    GatewayRoute("/dashboard/{proxy+}", "GET", MANAGEMENT_API, authorized=False),
+    GatewayRoute("/dashboard/{proxy+}", "HEAD", MANAGEMENT_API, authorized=False),
 )
 # The API Gatekey protects, when it is the demo store: every other path.
 STORE_DEMO_ROUTE = GatewayRoute("/{proxy+}", "ANY", STORE_DEMO, authorized=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from gatekey.api import services
 from gatekey.domain.clock import utc_now
+from gatekey.domain.console_access import Invitation
 from gatekey.domain.directory import Organisation, User
 from gatekey.domain.ids import new_id
 from gatekey.domain.key_lifecycle import Caller, NewKey
@@ -40,10 +41,8 @@ def found_org(name: str, admin_email: str, admin_name: str) -> FoundedOrg:
     directory = services.directory()
     directory.create_org(org)
     directory.create_user(admin)
-    everything = services.configuration().catalog.everything()
-    founder = Caller(
-        key_id=FOUNDER_KEY_ID, org_id=org.org_id, user_id=admin.user_id, key_type="main", permissions=everything
-    )
+    founder = _founder(org.org_id, admin.user_id)
+    everything = founder.permissions
     lifecycle = services.key_lifecycle()
     admin_key, admin_token = lifecycle.create(
         founder, NewKey(label=f"{name} admin key", type="main", permissions=everything)
@@ -59,6 +58,22 @@ def found_org(name: str, admin_email: str, admin_name: str) -> FoundedOrg:
         partner_key_id=partner_key.key_id,
         partner_token=partner_token.value,
     )
+
+
+def _founder(org_id: str, admin_user_id: str) -> Caller:
+    """Who founding acts as: a main key holding everything (an admin's standing), which exists only in this call."""
+    everything = services.configuration().catalog.everything()
+    return Caller(key_id=FOUNDER_KEY_ID, org_id=org_id, user_id=admin_user_id, key_type="main", permissions=everything)
+
+
+def invite_admin(founded: FoundedOrg) -> Invitation:
+    """The founding admin's invitation to the console (a deployed stage's first admin sets a password there)."""
+    return services.console_access().invite(_founder(founded.org.org_id, founded.admin.user_id), founded.admin.user_id)
+
+
+def give_admin_password(founded: FoundedOrg, password: str) -> None:
+    """The founding admin's console password, set directly (`gatekey serve`, on the developer's machine)."""
+    services.console_access().set_password(founded.admin, password)
 
 
 def bootstrap_stage(name: str, admin_email: str, admin_name: str) -> FoundedOrg:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import secrets
 import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 if TYPE_CHECKING:
     import httpx
 
+    from gatekey.bootstrap import FoundedOrg
     from gatekey.configuration import GatekeyConfiguration
     from gatekey.local.embedded import EventRouting
     from gatekey.local.gateway import Integration, LambdaHandler
@@ -148,7 +151,10 @@ def serve(arguments: argparse.Namespace) -> int:
     )
     gateway = LocalGateway(
         # Gatekey's own routes first; the provider's API takes whatever they leave (DESIGN §11).
-        (*lambda_routes(GATEKEY_ROUTES, handlers), *provider_routes(configuration.public_routes, backend)),
+        (
+            *lambda_routes(GATEKEY_ROUTES, handlers, authorizer_cached=False),
+            *provider_routes(configuration.public_routes, backend),
+        ),
         handlers[AUTHORIZER.name],
         stage=api.stage,
         authorizer_cache_ttl=arguments.authorizer_cache_ttl,
@@ -168,12 +174,15 @@ def serve(arguments: argparse.Namespace) -> int:
     deliveries.start()
     schedule.start()
     host, port = gateway.start(arguments.host, arguments.port)
+    console = _local_console(host, port, tenant, arguments.admin_password_file)
     print(
         f"Gatekey is serving on http://{host}:{port} (storage: {endpoint})",
         f"  org:         {tenant.org.name} ({tenant.org.org_id})",
         f"  admin:       {tenant.admin.email} ({tenant.admin.user_id})",
         f"  admin key:   {tenant.admin_token}",
         f"  partner key: {tenant.partner_token}",
+        f"  console:     {console.sign_in_url}",
+        f"               sign in as {tenant.admin.email} with the password {console.password}",
         f"  config:      {arguments.config or 'the demo store catalog'}",
         f"  backend:     {backend_description} answers every path outside /v1",
         f"  scheduler:   every {arguments.schedule_interval:g} s; webhooks delivered in the background",
@@ -191,6 +200,26 @@ def serve(arguments: argparse.Namespace) -> int:
         embedded.stop()
     print("Gatekey stopped.", flush=True)
     return 0
+
+
+@dataclass(frozen=True)
+class _LocalConsole:
+    sign_in_url: str
+    password: str
+
+
+def _local_console(host: str, port: int, tenant: FoundedOrg, password_file: str | None) -> _LocalConsole:
+    """The console on this gateway: invitation links point here, and the founding admin gets a new password."""
+    from gatekey.bootstrap import give_admin_password
+    from gatekey.settings import CONSOLE_PATH, CONSOLE_URL_ENV_VAR
+
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 - naming, not binding
+    base = f"http://{shown_host}:{port}/{CONSOLE_PATH}"
+    os.environ[CONSOLE_URL_ENV_VAR] = base
+    password = secrets.token_urlsafe(18)
+    give_admin_password(tenant, password)
+    _write_secret_file(password_file, password)
+    return _LocalConsole(f"{base}signin.html?org={tenant.org.org_id}", password)
 
 
 def _wait_for_stop_signal() -> None:
@@ -424,7 +453,7 @@ def bootstrap(arguments: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     table_names = _configure_stage(stage, arguments.region, arguments.storage_endpoint)
-    from gatekey.bootstrap import AlreadyBootstrappedError, bootstrap_stage
+    from gatekey.bootstrap import AlreadyBootstrappedError, bootstrap_stage, invite_admin
     from gatekey.domain.errors import StorageUnavailableError
 
     try:
@@ -436,7 +465,9 @@ def bootstrap(arguments: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+        console = _deployed_console_url(stage, arguments.console_url)
         founded = bootstrap_stage(arguments.org_name, arguments.admin_email, admin_name)
+        invitation = invite_admin(founded) if console else None
     except AlreadyBootstrappedError:
         print(
             f"gatekey: the {stage} stage was bootstrapped already, nothing was created "
@@ -459,8 +490,34 @@ def bootstrap(arguments: argparse.Namespace) -> int:
     print(f"  admin token:   {_deliver_token(arguments.admin_key_file, founded.admin_token)}")
     print(f"  partner key:   {founded.partner_key_id} (partner)")
     print(f"  partner token: {_deliver_token(arguments.partner_key_file, founded.partner_token)}")
+    if invitation:
+        print(f"  console:       {founded.admin.email} sets a password at (once, within 7 days):")
+        print(f"                 {invitation.url}")
+    else:
+        print(
+            f"  console:       no console URL (pass --console-url): invite {founded.admin.email} with the admin "
+            f"token, POST /v1/users/{founded.admin.user_id}/invitation"
+        )
     print("Gatekey keeps only the tokens' hashes: they cannot be shown again.")
     return 0
+
+
+def _deployed_console_url(stage: str, given: str | None) -> str | None:
+    """The console's address: --console-url, else the management API URL the stage published in SSM + dashboard/;
+    None when neither is there. Set for the functions this process runs, as the CDK construct sets it."""
+    from gatekey.settings import CONSOLE_PATH, CONSOLE_URL_ENV_VAR, MANAGEMENT_API_URL_PARAMETER, ssm_parameter_name
+
+    url = given
+    if url is None:
+        import boto3
+
+        try:
+            parameter = boto3.client("ssm").get_parameter(Name=ssm_parameter_name(stage, MANAGEMENT_API_URL_PARAMETER))
+            url = parameter["Parameter"]["Value"].rstrip("/") + "/" + CONSOLE_PATH
+        except (BotoCoreError, ClientError):
+            return None
+    os.environ[CONSOLE_URL_ENV_VAR] = url
+    return url
 
 
 def _add_bootstrap_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -488,6 +545,12 @@ def _add_bootstrap_command(commands: argparse._SubParsersAction[argparse.Argumen
         "--config",
         help="the configuration file the stage was deployed with (its catalog is what the admin key holds); "
         "default: the demo store's",
+    )
+    parser.add_argument(
+        "--console-url",
+        metavar="URL",
+        help="the console's address, where the admin's invitation link points: the management API's URL followed by "
+        "dashboard/ (default: read from the stage's SSM parameter /gatekey/<stage>/management-api-url)",
     )
     parser.add_argument("--region", help="the stage's AWS region (default: boto3's, e.g. $AWS_DEFAULT_REGION)")
     parser.add_argument(
@@ -553,6 +616,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8080)
     serve_parser.add_argument("--admin-key-file", help="write the admin main key's token to this file")
+    serve_parser.add_argument(
+        "--admin-password-file", help="write the admin's console password (a new one each start) to this file"
+    )
     serve_parser.add_argument(
         "--partner-key-file", help="write the partner key's token (creates customer orgs) to this file"
     )

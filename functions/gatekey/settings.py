@@ -22,6 +22,26 @@ def log_ingest_failure_queue_name(stage: str) -> str:
     return f"gatekey-{stage}-log-ingest-failures"
 
 
+# Where the console's pages are served (DESIGN §12), which invitation links point into: the management API's URL
+# followed by `dashboard/`. The CDK construct sets it on the management API; `gatekey serve` on itself.
+CONSOLE_URL_ENV_VAR = "GATEKEY_CONSOLE_URL"
+CONSOLE_PATH = "dashboard/"
+LOCAL_CONSOLE_URL = "http://127.0.0.1:8080/dashboard/"  # `gatekey serve` at its default address
+
+
+def ssm_parameter_name(stage: str, name: str) -> str:
+    """Where the CDK construct publishes what other tools need (SAM, Terraform, `gatekey bootstrap`, ...):
+    /gatekey/<stage>/<name>."""
+    return f"/gatekey/{stage}/{name}"
+
+
+MANAGEMENT_API_URL_PARAMETER = "management-api-url"
+
+
+def console_url() -> str:
+    return os.environ.get(CONSOLE_URL_ENV_VAR, LOCAL_CONSOLE_URL)
+
+
 SUPPORTED_API_VERSIONS = frozenset({API_VERSION})
 SMALL_KEY_SECRET_COST = Argon2Cost(time_cost=1, memory_kib=1024)
 OWASP_PASSWORD_COST = Argon2Cost(time_cost=3, memory_kib=65536)
@@ -103,13 +123,14 @@ def _cost(text: str | None, default: Argon2Cost) -> Argon2Cost:
     return Argon2Cost(time_cost, memory_kib, parallelism)
 
 
-# Passwords: prod follows OWASP's 64 MiB / t=3 (RFC 9106's second recommendation), dev OWASP's minimum
-# (19 MiB / t=2); local trades strength for fast tests. Key secrets: see StageSettings.key_secret_argon2.
+# Passwords: prod follows OWASP's 64 MiB / t=3 (RFC 9106's second recommendation), dev and local OWASP's minimum
+# (19 MiB / t=2). Key secrets: see StageSettings.key_secret_argon2.
+OWASP_MINIMUM_PASSWORD_COST = Argon2Cost(time_cost=2, memory_kib=19456)
 STAGES: dict[str, StageSettings] = {
     "local": StageSettings(
         stage="local",
         token_prefix="gk_test",
-        password_argon2=Argon2Cost(time_cost=1, memory_kib=8192),
+        password_argon2=OWASP_MINIMUM_PASSWORD_COST,
         schedule_rate_minutes=1,
         webhook_timeout_seconds=3,
         loopback_webhooks_allowed=True,
@@ -117,7 +138,7 @@ STAGES: dict[str, StageSettings] = {
     "dev": StageSettings(
         stage="dev",
         token_prefix="gk_test",
-        password_argon2=Argon2Cost(time_cost=2, memory_kib=19456),
+        password_argon2=OWASP_MINIMUM_PASSWORD_COST,
         throttle_rate_per_second=50.0,
         throttle_burst=100,
     ),

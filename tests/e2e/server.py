@@ -38,6 +38,7 @@ class RunningGatekey:
     admin_token: str
     partner_token: str
     process: subprocess.Popen[str]
+    admin_password: str = ""  # the founding admin's console password (`--admin-password-file`)
 
     def client(self, token: str | None = None, **headers: str) -> httpx.Client:
         if token:
@@ -69,6 +70,7 @@ def start_gatekey(tmp_path: Path, *extra: str, cwd: Path | None = None) -> Itera
     port = free_port()
     key_file = tmp_path / "admin-key"
     partner_key_file = tmp_path / "partner-key"
+    password_file = tmp_path / "admin-password"
     process = subprocess.Popen(
         [
             str(GATEKEY),
@@ -79,6 +81,8 @@ def start_gatekey(tmp_path: Path, *extra: str, cwd: Path | None = None) -> Itera
             str(key_file),
             "--partner-key-file",
             str(partner_key_file),
+            "--admin-password-file",
+            str(password_file),
             *extra,
         ],
         stdout=subprocess.PIPE,
@@ -88,7 +92,7 @@ def start_gatekey(tmp_path: Path, *extra: str, cwd: Path | None = None) -> Itera
         cwd=cwd,
     )
     try:
-        yield _wait_until_healthy(process, f"http://127.0.0.1:{port}", key_file, partner_key_file)
+        yield _wait_until_healthy(process, f"http://127.0.0.1:{port}", key_file, partner_key_file, password_file)
     finally:
         if process.poll() is None:
             process.terminate()
@@ -99,14 +103,15 @@ def start_gatekey(tmp_path: Path, *extra: str, cwd: Path | None = None) -> Itera
 
 
 def _wait_until_healthy(
-    process: subprocess.Popen[str], url: str, key_file: Path, partner_key_file: Path
+    process: subprocess.Popen[str], url: str, key_file: Path, partner_key_file: Path, password_file: Path
 ) -> RunningGatekey:
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"gatekey serve exited early:\n{process.stdout.read() if process.stdout else ''}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200 and partner_key_file.exists():
+            # The password is written last, once the gateway serves.
+            if password_file.exists() and password_file.read_text().endswith("\n"):
                 break
         except httpx.TransportError:
             pass
@@ -119,4 +124,5 @@ def _wait_until_healthy(
         admin_token=key_file.read_text().strip(),
         partner_token=partner_key_file.read_text().strip(),
         process=process,
+        admin_password=password_file.read_text().strip(),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -20,7 +21,7 @@ from gatekey.domain.hashing import PEPPERED_PREFIX, SecretVerifier
 from gatekey.domain.permissions import render_permissions
 from gatekey.domain.tokens import parse_token
 from gatekey.local.embedded import LOCAL_CREDENTIALS
-from gatekey.settings import STAGES
+from gatekey.settings import MANAGEMENT_API_URL_PARAMETER, STAGES, ssm_parameter_name
 from gatekey.storage.items import from_typed
 from gatekey.storage.sealing import KmsPepper, kms_alias, secret_mac_alias
 from gatekey.storage.tables import ALL_TABLES, DIRECTORY_TABLE, KEYS_TABLE, TableDefinition, user_item_key
@@ -217,6 +218,43 @@ def test_a_second_bootstrap_exits_1_and_creates_and_overwrites_nothing(
     assert result.stdout == ""
     assert {table.logical_name: bootstrapped.items(table) for table in ALL_TABLES} == before
     assert bootstrapped.admin_key_file.read_text() == admin_token
+
+
+def test_without_the_consoles_address_bootstrap_says_how_to_invite_the_admin(bootstrapped: Bootstrapped) -> None:
+    (user,) = [item for item in bootstrapped.items(DIRECTORY_TABLE) if item["sk"].startswith("USER#")]
+    assert f"POST /v1/users/{user['user_id']}/invitation" in bootstrapped.result.stdout
+    assert "invitation_sha256" not in user
+
+
+@pytest.mark.parametrize("given", [False, True], ids=["published-in-ssm", "console-url-option"])
+def test_bootstrap_invites_the_first_admin_to_the_stages_console(
+    storage_endpoint: str, run_bootstrap: RunBootstrap, given: bool
+) -> None:
+    region = "ca-central-1" if given else "sa-east-1"
+    api_url = f"https://abc123.execute-api.{region}.amazonaws.com/dev/"
+    deploy_stage_storage(storage_endpoint, "dev", region)
+    # What the stack publishes (gatekey.cdk: ssm_parameter_name), which bootstrap reads without the option.
+    aws("ssm", storage_endpoint, region).put_parameter(
+        Name=ssm_parameter_name("dev", MANAGEMENT_API_URL_PARAMETER), Value=api_url, Type="String"
+    )
+    console = "https://console.acme.example/dev/dashboard/" if given else f"{api_url}dashboard/"
+    result = run_bootstrap(
+        "--stage=dev",
+        "--org-name=Acme",
+        "--admin-email=ops@acme.example",
+        f"--region={region}",
+        f"--storage-endpoint={storage_endpoint}",
+        *([f"--console-url={console}"] if given else []),
+    )
+    assert result.returncode == 0, result.stderr
+    (link,) = [line.strip() for line in result.stdout.splitlines() if "#token=" in line]
+    assert link.startswith(f"{console}invitation.html#token=")
+    token = link.partition("#token=")[2]
+    (user,) = [item for item in items(storage_endpoint, "dev", region, DIRECTORY_TABLE) if "role" in item]
+    # Only the token's digest is kept: the link works once, where the digest matches.
+    assert user["invitation_sha256"] == hashlib.sha256(token.encode()).hexdigest()
+    every_item = json.dumps([items(storage_endpoint, "dev", region, table) for table in ALL_TABLES], default=str)
+    assert token not in every_item
 
 
 def test_tokens_without_a_file_are_printed_labelled(storage_endpoint: str, run_bootstrap: RunBootstrap) -> None:

@@ -105,9 +105,14 @@ def test_the_apis_have_exactly_the_methods_of_their_routes(dev: SynthesizedStage
     dev.template.resource_count_is("AWS::ApiGateway::RestApi", 2)
 
 
-def test_health_and_openapi_answer_get_and_head_without_credentials(every_stage: SynthesizedStage) -> None:
+def test_health_openapi_sign_in_invitations_and_the_console_pages_need_no_credentials(
+    every_stage: SynthesizedStage,
+) -> None:
     # An API Gateway GET method does not answer HEAD (DESIGN §7: every GET also answers HEAD): each is a method.
-    assert {(verb, path) for verb in ("GET", "HEAD") for path in ("/health", "/v1/openapi.json")} == PUBLIC_ROUTES
+    readable = ("/health", "/v1/openapi.json", "/dashboard", "/dashboard/{proxy+}")
+    # Signing in and accepting an invitation: ANY, so the API itself answers other methods 405 with Allow.
+    console_way_in = {("ANY", "/v1/sessions"), ("ANY", "/v1/invitations/accept")}
+    assert {(verb, path) for verb in ("GET", "HEAD") for path in readable} | console_way_in == PUBLIC_ROUTES
     methods = methods_by_route(every_stage, management_api_id(every_stage))
     for route in PUBLIC_ROUTES:
         assert methods[route]["AuthorizationType"] == "NONE", route
@@ -168,24 +173,43 @@ def test_dev_does_not_cache_authorizer_results_so_revocation_is_immediate(dev: S
         assert "IdentitySource" not in authorizer
 
 
-def test_a_cache_ttl_override_caches_results_keyed_on_the_identity_sources(
+def test_a_cache_ttl_override_caches_the_protected_apis_results_keyed_on_the_identity_sources(
     dev_with_authorizer_cache: SynthesizedStage,
 ) -> None:
-    for api_id in every_api(dev_with_authorizer_cache):
-        _, authorizer = authorizer_of(dev_with_authorizer_cache, api_id)
-        assert authorizer["AuthorizerResultTtlInSeconds"] == CACHED_AUTHORIZER_TTL_SECONDS
-        assert authorizer["IdentitySource"] == ",".join(AUTHORIZER_CACHE_IDENTITY_SOURCES)
+    _, authorizer = authorizer_of(dev_with_authorizer_cache, store_api_id(dev_with_authorizer_cache))
+    assert authorizer["AuthorizerResultTtlInSeconds"] == CACHED_AUTHORIZER_TTL_SECONDS
+    assert authorizer["IdentitySource"] == ",".join(AUTHORIZER_CACHE_IDENTITY_SOURCES)
 
 
-def test_a_change_to_the_authorizer_deploys_each_api_again(
+def test_gatekeys_own_api_never_caches_so_console_sessions_are_answered_each_as_itself(
+    dev_with_authorizer_cache: SynthesizedStage,
+) -> None:
+    """A console request carries a cookie, not the Authorization header a cache would be keyed on."""
+    _, authorizer = authorizer_of(dev_with_authorizer_cache, management_api_id(dev_with_authorizer_cache))
+    assert authorizer["AuthorizerResultTtlInSeconds"] == 0
+    assert "IdentitySource" not in authorizer
+
+
+def test_a_change_to_the_authorizer_deploys_the_api_again(
     dev: SynthesizedStage, dev_with_authorizer_cache: SynthesizedStage
 ) -> None:
     # A stage serves a deployment, a snapshot: unless the deployment is replaced, it keeps the old settings.
-    def deployments(stage: SynthesizedStage) -> set[str]:
-        return set(stage.resources_of_type("AWS::ApiGateway::Deployment"))
+    def deployment(stage: SynthesizedStage, api_id: str) -> str:
+        (name,) = [
+            name
+            for name, resource in stage.resources_of_type("AWS::ApiGateway::Deployment").items()
+            if resource["Properties"]["RestApiId"] == {"Ref": api_id}
+        ]
+        return name
 
-    assert len(deployments(dev)) == 2
-    assert not deployments(dev) & deployments(dev_with_authorizer_cache)
+    assert len(dev.resources_of_type("AWS::ApiGateway::Deployment")) == 2
+    assert deployment(dev, store_api_id(dev)) != deployment(
+        dev_with_authorizer_cache, store_api_id(dev_with_authorizer_cache)
+    )
+    # The management API's authorizer is the same in both (uncached), so its deployment stays.
+    assert deployment(dev, management_api_id(dev)) == deployment(
+        dev_with_authorizer_cache, management_api_id(dev_with_authorizer_cache)
+    )
 
 
 @pytest.mark.parametrize("response", GATEWAY_RESPONSES, ids=lambda response: response.response_type)

@@ -33,7 +33,7 @@ from gatekey.cdk.bundling import CONFIGURATION_FILE_NAME
 from gatekey.cdk.functions import FUNCTION_SIZES, FunctionSize
 from gatekey.configuration import CONFIG_FILE_ENV_VAR, load_configuration
 from gatekey.domain.webhooks import MAX_WEBHOOKS_PER_ORG
-from gatekey.settings import STAGES
+from gatekey.settings import CONSOLE_URL_ENV_VAR, STAGES
 from gatekey.storage.tables import (
     ALL_TABLES,
     CONNECTIONS_TABLE,
@@ -243,6 +243,35 @@ def test_functions_know_whether_authorizer_results_are_cached(
 
     assert cache_ttl(dev) == "0"
     assert cache_ttl(dev_with_authorizer_cache) == str(CACHED_AUTHORIZER_TTL_SECONDS)
+
+
+@pytest.mark.parametrize("stage_name", ["dev", "prod"])
+def test_the_management_api_knows_where_its_console_is_for_invitation_links(
+    stage_name: str, request: pytest.FixtureRequest
+) -> None:
+    stage: SynthesizedStage = request.getfixturevalue(stage_name)
+    variables = function_resource(stage, MANAGEMENT_API)[1]["Properties"]["Environment"]["Variables"]
+    (api_id,) = [
+        name
+        for name, api in stage.resources_of_type("AWS::ApiGateway::RestApi").items()
+        if api["Properties"]["Name"] == f"gatekey-{stage_name}"
+    ]
+    assert variables[CONSOLE_URL_ENV_VAR] == {
+        "Fn::Join": [
+            "",
+            [
+                "https://",
+                {"Ref": api_id},
+                ".execute-api.",
+                {"Ref": "AWS::Region"},
+                ".",
+                {"Ref": "AWS::URLSuffix"},
+                f"/{stage_name}/dashboard/",
+            ],
+        ]
+    }
+    for other in (AUTHORIZER, LOG_INGEST, SCHEDULER, WEBHOOK_DELIVERY):
+        assert CONSOLE_URL_ENV_VAR not in function_resource(stage, other)[1]["Properties"]["Environment"]["Variables"]
 
 
 def test_store_demo_touches_no_table_and_no_key(dev: SynthesizedStage) -> None:

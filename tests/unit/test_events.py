@@ -26,7 +26,7 @@ AT = datetime(2026, 1, 1, 12, 30, 15, 250000, tzinfo=UTC)
 CONNECTION_TOKEN = "gkc_plaintext-connection-token-0123456789"
 RETENTION = timedelta(days=30)
 
-TYPES_IN_THE_DESIGN = (
+DESIGNED_TYPES = (
     "key.created",
     "key.updated",
     "key.rotated",
@@ -35,6 +35,7 @@ TYPES_IN_THE_DESIGN = (
     "key.expiring",
     "key.expired",
     "user.created",
+    "user.invited",  # DESIGN §12: the console invitation, so a provider's webhook can email its link
     "user.deleted",
     "connection.created",
     "connection.deleted",
@@ -55,8 +56,8 @@ def a_key_created() -> DomainEvent:
     return new_event("key.created", ORG_ID, {"id": "key_0123456789ABCDEFabcdef", "label": "billing"}, AT)
 
 
-def test_the_event_types_are_exactly_those_of_the_design() -> None:
-    assert EVENT_TYPES == TYPES_IN_THE_DESIGN
+def test_the_event_types_are_exactly_those_of_the_design_and_the_console_invitation() -> None:
+    assert EVENT_TYPES == DESIGNED_TYPES
 
 
 def test_the_envelope_has_exactly_the_design_keys() -> None:

@@ -8,7 +8,19 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gatekey.api import connections, events, keys, logs, me, orgs, permissions, users, webhooks
+from gatekey.api import (
+    connections,
+    console_pages,
+    events,
+    keys,
+    logs,
+    me,
+    orgs,
+    permissions,
+    sessions,
+    users,
+    webhooks,
+)
 from gatekey.api.errors import error_body, register_error_handlers
 from gatekey.api.idempotency import invalid_key_response, is_valid_idempotency_key, resolve_once
 from gatekey.api.openapi import complete_document
@@ -29,6 +41,8 @@ app.include_router(orgs.router, prefix="/v1")
 app.include_router(webhooks.router, prefix="/v1")
 app.include_router(events.router, prefix="/v1")
 app.include_router(permissions.router, prefix="/v1")
+app.include_router(sessions.router, prefix="/v1")
+app.include_router(console_pages.router)
 
 
 @app.get("/health", include_in_schema=False)
@@ -49,6 +63,10 @@ def _bad_request(code: str, message: str) -> dict[str, Any]:
         "body": error_body(code, message),
         "isBase64Encoded": False,
     }
+
+
+def _authorized(event: dict[str, Any]) -> bool:
+    return bool(((event.get("requestContext") or {}).get("authorizer") or {}).get("keyId"))
 
 
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -73,7 +91,8 @@ def _answer(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return _bad_request(error.code, error.message)
     if event.get("httpMethod") == "HEAD":
         return without_body(app.resolve({**event, "httpMethod": "GET"}, context))
-    if idempotency_key is not None and event.get("httpMethod") == "POST":
+    # Replies are remembered per calling key: a public route (sign-in) has none, and its reply sets a cookie.
+    if idempotency_key is not None and event.get("httpMethod") == "POST" and _authorized(event):
         if not is_valid_idempotency_key(idempotency_key):
             return invalid_key_response()
         return resolve_once(event, context, idempotency_key, app.resolve)

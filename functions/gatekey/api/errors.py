@@ -22,6 +22,8 @@ STATUS_OF: dict[type[errors.GatekeyError], HTTPStatus] = {
     errors.NotFoundError: HTTPStatus.NOT_FOUND,
     errors.ForbiddenError: HTTPStatus.FORBIDDEN,
     errors.ConflictError: HTTPStatus.CONFLICT,
+    errors.UnauthenticatedError: HTTPStatus.UNAUTHORIZED,
+    errors.TooManyAttemptsError: HTTPStatus.TOO_MANY_REQUESTS,
     errors.StorageUnavailableError: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
@@ -71,7 +73,10 @@ def _mention(part: object) -> str:
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(errors.GatekeyError)
     def domain_error(error: errors.GatekeyError) -> Response[str]:
-        return error_response(status_of(error), error.code, error.message)
+        response = error_response(status_of(error), error.code, error.message)
+        if isinstance(error, errors.TooManyAttemptsError):
+            response.headers["Retry-After"] = str(error.retry_after_seconds)
+        return response
 
     @app.exception_handler(RequestValidationError)
     def invalid_input(error: RequestValidationError) -> Response[str]:

@@ -494,3 +494,40 @@ class PermissionListOut(BaseModel):
 class EventListOut(BaseModel):
     data: list[EventOut]
     next_cursor: str | None
+
+
+# The console (DESIGN §12)
+
+Password = Annotated[StrictStr, Field(min_length=12, max_length=128)]
+
+
+class SignInIn(RequestBody):
+    org_id: Annotated[StrictStr, Field(max_length=40, description="The organisation's id, `org_…`")]
+    email: Annotated[StrictStr, Field(max_length=254)]
+    # Any length is checked (against nothing, for an unknown email) and refused alike; up to 128 as set.
+    password: Annotated[StrictStr, Field(max_length=128)]
+
+
+class SessionOut(BaseModel):
+    """A console session: who signed in, to which organisation, until when (the cookie carries the session)."""
+
+    user: UserOut
+    org: OrgOut
+    expires_at: str
+
+
+class AcceptInvitationIn(RequestBody):
+    token: Annotated[StrictStr, Field(max_length=200, description="The `token` of the invitation link")]
+    password: Password
+
+
+class InvitationAcceptedOut(BaseModel):
+    org_id: str
+    email: str
+
+
+class InvitationOut(BaseModel):
+    """A one-time link where the user sets their password; it is shown once and also sent as `user.invited`."""
+
+    invitation_url: str
+    expires_at: str

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gatekey.api.idempotency import IDEMPOTENCY_KEY_PATTERN
+from gatekey.api_gateway import GATEKEY_ROUTES
 from gatekey.domain import signing
+from gatekey.domain.authentication import CONSOLE_HEADER, SESSION_COOKIE
 from gatekey.http_conventions import VERSION_HEADER
 from gatekey.settings import API_VERSION, SUPPORTED_API_VERSIONS
 
@@ -70,7 +72,30 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         for name, header in HMAC_SCHEMES.items()
     },
 }
-SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {name: [] for name in HMAC_SCHEMES}]
+SECURITY_SCHEMES.update(
+    consoleSession={
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": "A console session (DESIGN §12), set by POST /v1/sessions; with the console header",
+    },
+    consoleHeader={
+        "type": "apiKey",
+        "in": "header",
+        "name": CONSOLE_HEADER,
+        "description": "`1`: sent by the console's pages, which another site's page cannot do",
+    },
+)
+SECURITY: list[dict[str, list[str]]] = [
+    {"bearer": []},
+    {name: [] for name in HMAC_SCHEMES},
+    {"consoleSession": [], "consoleHeader": []},
+]
+# Gatekey's resources that need no credentials: the console's sign-in and invitations (the rest are not documented).
+PUBLIC_PATHS = frozenset(route.path for route in GATEKEY_ROUTES if not route.authorized)
+RETRY_AFTER_HEADER = {
+    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 1}}
+}
 
 VERSION_PARAMETER = {
     "name": VERSION_HEADER,
@@ -196,11 +221,23 @@ def _operation_id(paths: Mapping[str, Any], method: str, path: str) -> str:
 def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
     responses.pop("422", None)
+    public = path in PUBLIC_PATHS
+    slowed = public and "429" in responses  # the operation itself answers 429, with Retry-After
     answers = dict(_EVERY_OPERATION)
     if "{" in path or "404" in responses:
         answers.update([_NOT_FOUND])
-    if method == "post" or "409" in responses:
+    if (method == "post" and not public) or "409" in responses:
         answers.update([_CONFLICT])
+    if public:
+        # No authorizer in front: no 403, and 401 or 429 only where the operation itself answers them.
+        operation["security"] = []
+        answers.pop(403)
+        if "401" in responses:
+            answers[401] = ("", _BY_API)
+        else:
+            answers.pop(401)
+        if slowed:
+            answers[429] = ("", _BY_EITHER)
     for status, (description, shapes) in answers.items():
         declared = responses.get(str(status), {})
         responses[str(status)] = {
@@ -208,12 +245,14 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
             "content": {"application/json": {"schema": _one_of(shapes)}},
         }
     for response in responses.values():
-        response["headers"] = copy.deepcopy(VERSION_RESPONSE_HEADER)
+        response["headers"] = {**response.get("headers", {}), **copy.deepcopy(VERSION_RESPONSE_HEADER)}
+    if slowed:
+        responses["429"]["headers"].update(copy.deepcopy(RETRY_AFTER_HEADER))
     parameters = operation.setdefault("parameters", [])
     for parameter in parameters:
         parameter["schema"] = _parameter_schema(parameter.get("schema", {}))
     parameters.append(copy.deepcopy(VERSION_PARAMETER))
-    if method == "post":
+    if method == "post" and not public:  # a public reply is not remembered (api/app.py)
         parameters.append(copy.deepcopy(IDEMPOTENCY_PARAMETER))
 
 

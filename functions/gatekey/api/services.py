@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from gatekey.configuration import GatekeyConfiguration, active_configuration
 from gatekey.domain.connection_management import ConnectionService
+from gatekey.domain.console_access import ConsoleAccess
 from gatekey.domain.errors import ForbiddenError
 from gatekey.domain.events import EventHistory, EventPublisher
 from gatekey.domain.hashing import SecretVerifier
@@ -21,7 +22,7 @@ from gatekey.domain.request_logs import RequestLogReader
 from gatekey.domain.scheduled_work import ScheduledWork
 from gatekey.domain.users import UserAdministration
 from gatekey.domain.webhooks import WebhookRegistry
-from gatekey.settings import StageSettings
+from gatekey.settings import StageSettings, console_url
 from gatekey.storage.connections_repository import ConnectionsRepository
 from gatekey.storage.directory_repository import DirectoryRepository
 from gatekey.storage.event_bus import EventBridgeBus
@@ -114,6 +115,20 @@ def partner_orgs() -> PartnerOrgs:
         key_lifecycle(),
         webhook_registry(),
         default_key_limit=settings().default_key_limit,
+    )
+
+
+@lru_cache(maxsize=1)
+def console_access() -> ConsoleAccess:
+    return ConsoleAccess(
+        directory(),
+        directory(),
+        directory(),
+        key_lifecycle(),
+        password_cost=settings().password_argon2,
+        catalog=configuration().catalog,
+        console_url=console_url(),
+        events=event_publisher(),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from aws_cdk import CfnOutput
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -31,17 +31,18 @@ from gatekey.cdk.protection import ApiProtection, ProtectionError
 from gatekey.cdk.stage import deployable_stage_settings
 from gatekey.configuration import CONFIG_FILE_ENV_VAR, GatekeyConfiguration, load_configuration
 from gatekey.domain.permissions import RoutePattern
-from gatekey.settings import StageSettings
+from gatekey.settings import (
+    CONSOLE_PATH,
+    CONSOLE_URL_ENV_VAR,
+    MANAGEMENT_API_URL_PARAMETER,
+    StageSettings,
+    ssm_parameter_name,
+)
 from gatekey.storage.sealing import KMS_KEY_ENV_VAR, SECRET_MAC_KEY_ENV_VAR
 from gatekey.storage.tables import ALL_TABLES, KEYS_TABLE, REQUEST_LOGS_TABLE
 
 # The id of the protection in a protected API's construct tree (e.g. InvoicesApi/Gatekey/Authorizer).
 PROTECTION_ID = "Gatekey"
-
-
-def ssm_parameter_name(stage: str, name: str) -> str:
-    """Where the construct publishes what other IaC tools (SAM, Terraform, ...) need: /gatekey/<stage>/<name>."""
-    return f"/gatekey/{stage}/{name}"
 
 
 class Gatekey(Construct):
@@ -114,7 +115,21 @@ class Gatekey(Construct):
             self, "ManagementApi", settings=self.settings, handler=self.management_api_function
         )
         self.management_api: apigateway.RestApi = self._management.rest_api
-        management_protection = self._protect(self.management_api, GATEKEY_PUBLIC_ROUTES, GATEKEY_ROUTES_SOURCE)
+        # Invitation links point into the console, which the management API serves under its stage. Built from the
+        # API's id rather than its `url` (which names the stage, whose deployment needs this function first).
+        stack = Stack.of(self)
+        self.console_url = (
+            f"https://{self.management_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}/"
+            f"{self.settings.stage}/{CONSOLE_PATH}"
+        )
+        self.management_api_function.add_environment(CONSOLE_URL_ENV_VAR, self.console_url)
+        # Gatekey's own API is authorized afresh on every request, whatever the stage's cache TTL: a console session
+        # carries no Authorization header for API Gateway's cache to be keyed on (another session's cached answer
+        # would serve it), and sign-out, revocation and role changes there must bite at once. The TTL is for the
+        # provider's APIs, where the traffic is.
+        management_protection = self._protect(
+            self.management_api, GATEKEY_PUBLIC_ROUTES, GATEKEY_ROUTES_SOURCE, authorizer_cache_ttl_seconds=0
+        )
         self.management_api_server_errors_alarm: cloudwatch.Alarm = management_protection.server_errors_alarm
 
         self.log_ingest_failures = LogIngestFailures(
@@ -143,10 +158,20 @@ class Gatekey(Construct):
         authorizer on every method but the configuration's public routes, the caller headers on HTTP
         integrations, Gatekey's access log (fed to log ingest) on its stage, Gatekey's gateway responses, the
         stage's throttling (unless it has its own) and an alarm on its 5xx answers (in `alarms`)."""
-        return self._protect(rest_api, self.configuration.public_routes, self.configuration.source)
+        return self._protect(
+            rest_api,
+            self.configuration.public_routes,
+            self.configuration.source,
+            authorizer_cache_ttl_seconds=self.settings.authorizer_cache_ttl_seconds,
+        )
 
     def _protect(
-        self, rest_api: apigateway.RestApi, public_routes: tuple[RoutePattern, ...], routes_source: str
+        self,
+        rest_api: apigateway.RestApi,
+        public_routes: tuple[RoutePattern, ...],
+        routes_source: str,
+        *,
+        authorizer_cache_ttl_seconds: int,
     ) -> ApiProtection:
         if rest_api.node.try_find_child(PROTECTION_ID) is not None:
             raise ProtectionError(f"{rest_api.node.path} is protected by Gatekey already")
@@ -159,6 +184,7 @@ class Gatekey(Construct):
             settings=self.settings,
             public_routes=public_routes,
             routes_source=routes_source,
+            authorizer_cache_ttl_seconds=authorizer_cache_ttl_seconds,
             logging_account_setting=self._management.logging_account_setting,
         )
         self._watch(protection.server_errors_alarm)
@@ -191,7 +217,11 @@ class Gatekey(Construct):
                 self.access_log_format,
                 "The access-log format other APIs' stages must write for Gatekey's log ingest",
             ),
-            "ManagementApiUrl": ("management-api-url", self.management_api.url, "Base URL of Gatekey's management API"),
+            "ManagementApiUrl": (
+                MANAGEMENT_API_URL_PARAMETER,
+                self.management_api.url,
+                "Base URL of Gatekey's management API",
+            ),
             "LogIngestFailureQueueUrl": (
                 "log-ingest-failure-queue-url",
                 self.log_ingest_failure_queue.queue_url,

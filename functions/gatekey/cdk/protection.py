@@ -59,6 +59,7 @@ class ApiProtection(Construct):
         settings: StageSettings,
         public_routes: Sequence[RoutePattern],
         routes_source: str,
+        authorizer_cache_ttl_seconds: int,
         logging_account_setting: IDependable | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -74,7 +75,7 @@ class ApiProtection(Construct):
             raise ProtectionError(f"{rest_api.node.path} has no methods yet: call protect() after adding them")
         self.public_methods = _public_methods(rest_api, methods, public_routes, routes_source)
         self.protected_methods = [method for method in methods if method not in self.public_methods]
-        self.authorizer = self._authorizer(rest_api, settings, authorizer_function)
+        self.authorizer = self._authorizer(rest_api, settings, authorizer_function, authorizer_cache_ttl_seconds)
         for method in self.protected_methods:
             self._authorize(method)
         for method in self.public_methods:
@@ -114,7 +115,7 @@ class ApiProtection(Construct):
             {
                 "gatekey": {
                     "authorizer": self.authorizer.authorizer_uri,
-                    "cacheTtl": settings.authorizer_cache_ttl_seconds,
+                    "cacheTtl": authorizer_cache_ttl_seconds,
                     "protected": sorted(f"{m.http_method} {m.resource.path}" for m in self.protected_methods),
                     "callerHeaders": sorted(f"{m.http_method} {m.resource.path}" for m in http_methods),
                     "headers": CALLER_HEADERS,
@@ -123,10 +124,9 @@ class ApiProtection(Construct):
         )
 
     def _authorizer(
-        self, rest_api: apigateway.RestApi, settings: StageSettings, handler: lambda_.IFunction
+        self, rest_api: apigateway.RestApi, settings: StageSettings, handler: lambda_.IFunction, ttl: int
     ) -> apigateway.CfnAuthorizer:
         stack = Stack.of(self)
-        ttl = settings.authorizer_cache_ttl_seconds
         # Without caching, API Gateway must call the authorizer for every request, whatever it carries: an
         # identity source would make it answer 401 itself when that header is absent (HMAC requests carry no
         # Authorization header), so IdentitySource is left out. With caching, the identity sources are the cache key.

@@ -9,7 +9,8 @@ from typing import Literal, Protocol
 
 from gatekey.domain.permissions import Permissions
 
-KeyType = Literal["main", "personal", "partner"]
+# A `session` is a person signed in to the console (domain/console_access.py): a key of their user, never listed.
+KeyType = Literal["main", "personal", "partner", "session"]
 AuthMode = Literal["bearer", "hmac"]
 KeyStatus = Literal["active", "revoked", "expired"]
 # key.expiring goes out this many days before a key expires (DESIGN §9), each once per expiry date.
@@ -84,9 +85,14 @@ class ApiKey:
             if days not in self.expiry_notices_sent and self.expires_at - timedelta(days=days) <= now
         ]
 
+    @property
+    def is_session(self) -> bool:
+        return self.type == "session"
+
     def next_scheduled_at(self) -> datetime | None:
-        """When the scheduler next has work on this key (a rotation, a notice, the expiry); None when never."""
-        if self.revoked or self.marked_expired:
+        """When the scheduler next has work on this key (a rotation, a notice, the expiry); None when never. A console
+        session simply lapses: no notice, no event."""
+        if self.revoked or self.marked_expired or self.is_session:
             return None
         moments = [self.rotation_due_at] if self.rotation_due_at else []
         if self.expires_at is not None:

@@ -21,6 +21,12 @@ from gatekey.domain.tokens import MalformedTokenError, is_key_id, parse_token
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 CONNECTION_TOKEN_HEADER = "X-Connection-Token"  # noqa: S105 - the header's name, not a token
 AUTHORIZATION_HEADER = "Authorization"
+# A console session (domain/console_access.py) travels in an HttpOnly cookie, and counts only on requests that also
+# carry the console's header: a page of another site can neither send that header without the API's consent (CORS
+# preflight, never granted) nor, with SameSite=Strict, the cookie.
+SESSION_COOKIE = "gatekey_session"
+CONSOLE_HEADER = "X-Gatekey-Console"
+COOKIE_HEADER = "Cookie"
 # DESIGN §4: the scheme in any case, one or more spaces, the token; no other whitespace or control character.
 BEARER_CREDENTIALS = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([!-~]+)")
 
@@ -56,6 +62,16 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
         if key.lower() == wanted:
             return value
     return None
+
+
+def session_cookies(cookie_header: str | None) -> list[str]:
+    """Every value the Cookie header gives the session cookie (a browser sends `name=value; name2=value2`)."""
+    values = []
+    for pair in (cookie_header or "").split(";"):
+        name, separator, value = pair.strip().partition("=")
+        if separator and name == SESSION_COOKIE:
+            values.append(value.strip().strip('"'))
+    return values
 
 
 @dataclass(frozen=True)
@@ -176,13 +192,27 @@ class Authenticator:
                 raise Unauthenticated("both_bearer_and_hmac_credentials")
             return self.verify_hmac(request, signed)
         if not authorization:
-            raise Unauthenticated("missing_credentials")
+            return Authenticated(self.verify_session(request))
         bearer = BEARER_CREDENTIALS.fullmatch(authorization)
         if bearer is None:
             raise Unauthenticated("malformed_authorization_header")
         return Authenticated(self.verify_bearer(bearer.group(1), request.source_ip))
 
-    def verify_bearer(self, token_text: str, source_ip: str) -> ApiKey:
+    def verify_session(self, request: PresentedRequest) -> ApiKey:
+        """A console request: the session cookie, with the console's header; nothing else presented."""
+        if request.repeats(COOKIE_HEADER) or request.repeats(CONSOLE_HEADER):
+            raise Unauthenticated("repeated_credential_header")
+        sessions = session_cookies(header(request.headers, COOKIE_HEADER))
+        if not sessions:
+            raise Unauthenticated("missing_credentials")
+        if header(request.headers, CONSOLE_HEADER) != "1":
+            raise Unauthenticated("session_without_console_header")
+        if len(sessions) > 1:
+            raise Unauthenticated("repeated_session_cookie")
+        return self.verify_bearer(sessions[0], request.source_ip, session=True)
+
+    def verify_bearer(self, token_text: str, source_ip: str, *, session: bool = False) -> ApiKey:
+        """A key's token, or with `session` a console session's (each is refused where the other belongs)."""
         try:
             token = parse_token(token_text, self._token_prefix)
         except MalformedTokenError as error:
@@ -191,6 +221,8 @@ class Authenticator:
         now = self._clock()
         if key is None:
             raise Unauthenticated("unknown_key")
+        if key.is_session != session:
+            raise Unauthenticated("session_as_bearer" if key.is_session else "api_key_as_session")
         if key.auth_mode != "bearer":
             raise Unauthenticated("key_requires_hmac")
         if not any(self._verifier.verify(h, token.secret) for h in key.secret_hashes_accepted(now)):

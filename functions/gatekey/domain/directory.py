@@ -50,6 +50,9 @@ class Directory(Protocol):
 
     def get_user(self, org_id: str, user_id: str, *, including_deleted: bool = False) -> User | None: ...
 
+    def user_by_email(self, org_id: str, email: str) -> User | None:
+        """The org's user with this email, compared ignoring case."""
+
     def list_users(
         self, org_id: str, limit: int, after: dict[str, str] | None
     ) -> tuple[list[User], dict[str, str] | None]: ...

@@ -25,6 +25,22 @@ class ForbiddenError(GatekeyError):
     code = "forbidden"
 
 
+class UnauthenticatedError(GatekeyError):
+    """Credentials given to the API itself (a console sign-in) were not right."""
+
+    code = "unauthenticated"
+
+
+class TooManyAttemptsError(GatekeyError):
+    """Too many failed attempts lately; the caller may try again after `retry_after_seconds`."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ConflictError(GatekeyError):
     code = "conflict"
 

@@ -32,6 +32,7 @@ EventType = Literal[
     "key.expiring",
     "key.expired",
     "user.created",
+    "user.invited",
     "user.deleted",
     "connection.created",
     "connection.deleted",

@@ -9,7 +9,7 @@ from typing import Literal
 
 from gatekey.domain.api_keys import ApiKey, AuthMode, KeyFilter, KeyStore, KeyType, RotationPolicy, SecretVault
 from gatekey.domain.clock import utc_now
-from gatekey.domain.directory import Directory
+from gatekey.domain.directory import Directory, User
 from gatekey.domain.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from gatekey.domain.events import EventPublisher, EventType, new_event
 from gatekey.domain.hashing import SecretVerifier
@@ -40,6 +40,7 @@ Standing = Literal["admin", "integration", "member", "partner"]
 
 
 def standing_of(caller: Caller, directory: Directory) -> Standing:
+    """A personal key's or a console session's standing is its user's role."""
     if caller.key_type == "partner":
         return "partner"
     if caller.key_type == "main":
@@ -144,6 +145,34 @@ class KeyLifecycle:
         self._check_grantable_from(permissions, self._catalog.everything())
         return self._mint(org_id, replace(request, type="personal", user_id=user_id), created_by=created_by)
 
+    def create_session(self, user: User, permissions: Permissions, *, expires_at: datetime) -> tuple[ApiKey, Token]:
+        """A console session of `user`: a bearer key of theirs that no listing shows, outside the org's key limit,
+        announced nowhere; it lapses at `expires_at` and is never rotated, revealed or edited."""
+        now = self._clock()
+        token = new_token(self._token_prefix)
+        session = ApiKey(
+            key_id=token.key_id,
+            org_id=user.org_id,
+            type="session",
+            user_id=user.user_id,
+            label="console session",
+            hint=display_hint(token),
+            auth_mode="bearer",
+            permissions=permissions,
+            created_at=now,
+            created_by=user.user_id,
+            secret_hash=self._verifier.hash(token.secret),
+            expires_at=expires_at,
+        )
+        self._keys.create(session)
+        return session, token
+
+    def end_session(self, caller: Caller) -> None:
+        """Sign-out: the session is revoked, so its cookie fails from the next request."""
+        session = self._keys.get_in_org(caller.org_id, caller.key_id)
+        if session.is_session and not session.revoked:
+            self._keys.revoke(session, self._clock())
+
     def create_partner_key(self, org_id: str, label: str, created_by: str) -> tuple[ApiKey, Token]:
         """The key a partner acts with: `orgs` and nothing else (only bootstrapping creates one)."""
         request = NewKey(label=label, type="partner", permissions=self._catalog.partner_permissions())
@@ -214,13 +243,16 @@ class KeyLifecycle:
         for key in self._keys.all_of_org(org_id, user_id):
             if not key.revoked:
                 self._keys.revoke(key, now)
-                self.announce("key.revoked", replace(key, revoked=True), now)
+                if not key.is_session:
+                    self.announce("key.revoked", replace(key, revoked=True), now)
             self._keys.delete(key)
-            deleted += 1
+            deleted += int(not key.is_session)  # the keys the person had; their console sessions end too
         return deleted
 
     @staticmethod
     def _may_see(standing: Standing, caller: Caller, key: ApiKey) -> bool:
+        if key.is_session:
+            return False  # a console session is nobody's API key: not read, edited, rotated or revoked as one
         if standing == "admin":
             return True
         if standing == "integration":

@@ -284,6 +284,8 @@ class RouteRule:
 GATEKEY_ROUTE_RULES: tuple[RouteRule, ...] = (
     RouteRule(RoutePattern("GET", "/v1/me"), ANY_VALID_KEY),
     RouteRule(RoutePattern("GET", "/v1/permissions"), ANY_VALID_KEY),
+    # Signing out of the console: any session may end itself (an API key is answered 404).
+    RouteRule(RoutePattern("DELETE", "/v1/sessions/current"), ANY_VALID_KEY),
 )
 
 
@@ -332,9 +334,15 @@ class AccessRules:
             return None
         return Requirement(segments[0], level)
 
-    def allows(self, held: Mapping[str, Level], method: str, path: str) -> bool:
+    def allows(self, held: Mapping[str, Level], method: str, path: str, *, console_session: bool = False) -> bool:
+        """Whether `held` meets the request's requirement. A console session holds the provider's permissions only to
+        grant them to keys: it may use Gatekey's own routes alone."""
         needed = self.required(method, path)
-        return needed is not None and needed.met_by(held)
+        if needed is None:
+            return False
+        if console_session and needed.resource is not None and needed.resource not in GATEKEY_RESOURCE_NAMES:
+            return False
+        return needed.met_by(held)
 
     def policy_routes(self, held: Mapping[str, Level]) -> PolicyRoutes:
         """The routes `held` grants, as IAM patterns, for a policy API Gateway may cache and reuse.

@@ -77,22 +77,25 @@ def _cacheable_policy(permissions: str, stage_arn: str) -> dict[str, Any]:
     return access.policy_routes(held).document(stage_arn)
 
 
-def allowing_policy(event: APIGatewayAuthorizerRequestEvent, permissions: str) -> dict[str, Any]:
+def allowing_policy(
+    event: APIGatewayAuthorizerRequestEvent, permissions: str, *, cacheable: bool = True
+) -> dict[str, Any]:
     """The policy for a request the route rule allows.
 
     Without caching, API Gateway applies it to this request only: it allows exactly its method ARN. A cached
     answer is reused for the key's other requests, so it names every route the permissions grant, plus this
-    request's ARN unless the path holds IAM wildcard characters.
+    request's ARN unless the path holds IAM wildcard characters. A console session's answer is never cached
+    (Gatekey's own API does not cache), so it allows this request alone.
     """
     arn = event.parsed_arn
     this_request = {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [arn.arn]}
-    if settings.authorizer_cache_ttl_seconds == 0:
+    if settings.authorizer_cache_ttl_seconds == 0 or not cacheable:
         return {"Version": "2012-10-17", "Statement": [this_request]}
     stage_arn = f"arn:{arn.partition}:execute-api:{arn.region}:{arn.aws_account_id}:{arn.api_id}/{arn.stage}"
-    cacheable = _cacheable_policy(permissions, stage_arn)
+    granted = _cacheable_policy(permissions, stage_arn)
     if "*" in arn.resource or "?" in arn.resource:
-        return cacheable
-    return {**cacheable, "Statement": [this_request, *cacheable["Statement"]]}
+        return granted
+    return {**granted, "Statement": [this_request, *granted["Statement"]]}
 
 
 def authorizer_context(caller: Authenticated) -> dict[str, str]:
@@ -141,7 +144,7 @@ def authorize(event: APIGatewayAuthorizerRequestEvent) -> dict[str, Any]:
     key = caller.key
     context = authorizer_context(caller)
     arn = event.parsed_arn
-    if not access.allows(key.permissions, arn.http_method or "", "/" + arn.resource):
+    if not access.allows(key.permissions, arn.http_method or "", "/" + arn.resource, console_session=key.is_session):
         logger.info("request denied", extra={"reason": "route_not_granted", "key_id": key.key_id})
         metrics.add_metric(name="Denied_route_not_granted", unit=MetricUnit.Count, value=1)
         response = _response(event, key.key_id, context)
@@ -149,7 +152,7 @@ def authorize(event: APIGatewayAuthorizerRequestEvent) -> dict[str, Any]:
         return response.asdict()
     logger.info("request authenticated", extra={"key_id": key.key_id, "org_id": key.org_id})
     metrics.add_metric(name="Authenticated", unit=MetricUnit.Count, value=1)
-    policy = allowing_policy(event, context["permissions"])
+    policy = allowing_policy(event, context["permissions"], cacheable=not key.is_session)
     return {"principalId": key.key_id, "policyDocument": policy, "context": context}
 
 

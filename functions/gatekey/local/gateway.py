@@ -97,6 +97,9 @@ class LocalRoute:
     method: str  # an HTTP method, or "ANY"
     authorized: bool
     integration: Integration
+    # False for Gatekey's own API, whose authorizer never caches (a console session carries no Authorization
+    # header to key a cache on); the provider's API caches at the gateway's TTL.
+    authorizer_cached: bool = True
 
 
 RouteT = TypeVar("RouteT", bound=ApiResource)
@@ -159,7 +162,9 @@ def _most_specific_resource(raw_path: str, routes: Sequence[RouteT]) -> list[tup
 def _match_resource(resource: str, raw_path: str) -> tuple[tuple[int, ...], dict[str, str]] | None:
     """The match's rank (0 literal, 1 parameter, 2 greedy, per segment) and its decoded path parameters."""
     parts = resource.split("/")[1:] if resource != "/" else []
-    segments = raw_path.split("/")[1:] if raw_path != "/" else []
+    # A REST API matches `/a/b/` as `/a/b` (the integration still gets the path as sent).
+    path = raw_path[:-1] if len(raw_path) > 1 and raw_path.endswith("/") else raw_path
+    segments = path.split("/")[1:] if path != "/" else []
     rank: list[int] = []
     params: dict[str, str] = {}
     for index, part in enumerate(parts):
@@ -211,14 +216,17 @@ class LambdaProxyIntegration:
             return HttpResponse(502, _ERROR_HEADERS, _INTERNAL_ERROR)
 
 
-def lambda_routes(routes: Sequence[GatewayRoute], handlers: Mapping[str, LambdaHandler]) -> tuple[LocalRoute, ...]:
+def lambda_routes(
+    routes: Sequence[GatewayRoute], handlers: Mapping[str, LambdaHandler], *, authorizer_cached: bool = True
+) -> tuple[LocalRoute, ...]:
     """Routes to Lambda functions, each function's handler behind one proxy integration (one container)."""
     names = {route.function.name for route in routes}
     if missing := names - handlers.keys():
         raise ValueError(f"no handler for the Lambda functions {sorted(missing)}")
     integrations = {name: LambdaProxyIntegration(LocalFunction(name, handlers[name])) for name in names}
     return tuple(
-        LocalRoute(route.path, route.method, route.authorized, integrations[route.function.name]) for route in routes
+        LocalRoute(route.path, route.method, route.authorized, integrations[route.function.name], authorizer_cached)
+        for route in routes
     )
 
 
@@ -342,17 +350,19 @@ class LocalGateway:
         """The response, and the authorizer's output that the access log reads (also for a 403)."""
         if not route.authorized:
             return route.integration.respond(request, None), None
-        refusal, authorization = self._authorize(request)
+        refusal, authorization = self._authorize(request, self._cache_ttl if route.authorizer_cached else 0)
         if refusal is not None:
             return _gateway_response(refusal), authorization
         return route.integration.respond(request, authorization), authorization
 
-    def _authorize(self, request: GatewayRequest) -> tuple[GatewayResponse | None, AuthorizerOutput | None]:
+    def _authorize(
+        self, request: GatewayRequest, cache_ttl: float
+    ) -> tuple[GatewayResponse | None, AuthorizerOutput | None]:
         """(None, output) when the policy allows the request; else the gateway's refusal, with the output
         of an authorizer that answered (API Gateway still fills `$context.authorizer.*` for a 403)."""
         identity = [_identity_value(source, request.http) for source in AUTHORIZER_CACHE_IDENTITY_SOURCES]
         cache_key: tuple[str, ...] | None = None
-        if self._cache_ttl > 0:
+        if cache_ttl > 0:
             # With caching on, API Gateway rejects a request missing an identity source itself.
             if not all(identity):
                 return UNAUTHORIZED, None

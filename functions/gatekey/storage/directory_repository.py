@@ -7,7 +7,7 @@ or users, and a retried delete finds it again to finish the cascade.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -24,8 +24,10 @@ from gatekey.storage.paging import position_value, query_all, query_page
 from gatekey.storage.tables import (
     BOOTSTRAP_ITEM_KEY,
     DIRECTORY_TABLE,
+    PURGE_ATTRIBUTE,
     USER_SORT_PREFIX,
     org_item_key,
+    sign_in_failures_item_key,
     user_email_item_key,
     user_item_key,
 )
@@ -213,6 +215,91 @@ class DirectoryRepository:
         if not item or ("deleted_at" in item and not including_deleted):
             return None
         return _user_from_item(plain(item))
+
+    def user_by_email(self, org_id: str, email: str) -> User | None:
+        """The org's live user with this email, ignoring case (the email item names the user)."""
+        with storage_errors():
+            claim = self._table.get_item(Key=user_email_item_key(org_id, email), ConsistentRead=True).get("Item")
+        return self.get_user(org_id, str(claim["user_id"])) if claim else None
+
+    # A user's password and invitation (domain/console_access.py: PasswordStore)
+
+    def password_hash(self, org_id: str, user_id: str) -> str | None:
+        with storage_errors():
+            item = self._table.get_item(
+                Key=user_item_key(org_id, user_id),
+                ConsistentRead=True,
+                ProjectionExpression="password_hash, deleted_at",
+            ).get("Item")
+        if not item or "deleted_at" in item:
+            return None
+        return cast(str | None, item.get("password_hash"))
+
+    def set_invitation(self, org_id: str, user_id: str, token_sha256: str, expires_at: datetime) -> None:
+        with storage_errors():
+            try:
+                self._table.update_item(
+                    Key=user_item_key(org_id, user_id),
+                    UpdateExpression="SET invitation_sha256 = :token, invitation_expires_at = :until",
+                    ConditionExpression=_LIVE,
+                    ExpressionAttributeValues={":token": token_sha256, ":until": to_iso(expires_at)},
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    raise NotFoundError("no such user in this organisation") from error
+                raise
+
+    def accept_invitation(
+        self, org_id: str, user_id: str, token_sha256: str, password_hash: str, now: datetime
+    ) -> bool:
+        with storage_errors():
+            try:
+                self._table.update_item(
+                    Key=user_item_key(org_id, user_id),
+                    UpdateExpression="SET password_hash = :password REMOVE invitation_sha256, invitation_expires_at",
+                    ConditionExpression=f"{_LIVE} AND invitation_sha256 = :token AND invitation_expires_at > :now",
+                    ExpressionAttributeValues={":password": password_hash, ":token": token_sha256, ":now": to_iso(now)},
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    return False
+                raise
+        return True
+
+    # Failed sign-ins (domain/console_access.py: SignInThrottle)
+
+    def recent_failures(self, org_id: str, email: str, now: datetime) -> tuple[int, datetime | None]:
+        with storage_errors():
+            item = self._table.get_item(Key=sign_in_failures_item_key(org_id, email), ConsistentRead=True).get("Item")
+        if not item or from_iso(item["window_ends_at"]) <= now:
+            return 0, None
+        return int(item["failures"]), from_iso(item["window_ends_at"])
+
+    def record_failure(self, org_id: str, email: str, now: datetime, window: timedelta) -> None:
+        """One more failure in the current window, or the first of a new one; counted atomically."""
+        key = sign_in_failures_item_key(org_id, email)
+        ends = now + window
+        values = {":one": 1, ":now": to_iso(now), ":ends": to_iso(ends), ":purge": int(ends.timestamp())}
+        with storage_errors():
+            try:
+                self._table.update_item(
+                    Key=key,
+                    UpdateExpression="SET failures = failures + :one",
+                    ConditionExpression="window_ends_at > :now",
+                    ExpressionAttributeValues={":one": 1, ":now": to_iso(now)},
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                self._table.update_item(
+                    Key=key,
+                    UpdateExpression=f"SET failures = :one, window_ends_at = :ends, {PURGE_ATTRIBUTE} = :purge",
+                    ExpressionAttributeValues={name: values[name] for name in (":one", ":ends", ":purge")},
+                )
+
+    def clear(self, org_id: str, email: str) -> None:
+        with storage_errors():
+            self._table.delete_item(Key=sign_in_failures_item_key(org_id, email))
 
     def list_users(
         self, org_id: str, limit: int, after: dict[str, str] | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
@@ -21,9 +21,10 @@ from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
 from gatekey.storage.items import from_typed, to_typed
 from gatekey.storage.paging import query_all, query_page
-from gatekey.storage.tables import KEYS_TABLE, SCHEDULE_BUCKET, org_item_key, user_item_key
+from gatekey.storage.tables import KEYS_TABLE, PURGE_ATTRIBUTE, SCHEDULE_BUCKET, org_item_key, user_item_key
 
 _ORG_INDEX, _SCHEDULE_INDEX = (index.name for index in KEYS_TABLE.indexes)
+SESSION_PURGE_DELAY = timedelta(days=1)
 logger = logging.getLogger(__name__)
 
 
@@ -59,8 +60,22 @@ def key_to_item(key: ApiKey) -> dict[str, Any]:
         "previous_secret_valid_until": _optional_iso(key.previous_secret_valid_until),
         "expiry_notices_sent": list(key.expiry_notices_sent) or None,
         **_schedule_attributes(key),
+        # A console session's item is deleted by DynamoDB's TTL a day after it lapses (reads check expiry anyway).
+        PURGE_ATTRIBUTE: int((key.expires_at + SESSION_PURGE_DELAY).timestamp())
+        if key.is_session and key.expires_at
+        else None,
     }
     return {name: value for name, value in item.items() if value is not None}
+
+
+def _org_is_live(directory_table: str, org_id: str) -> dict[str, Any]:
+    return {
+        "ConditionCheck": {
+            "TableName": directory_table,
+            "Key": to_typed(org_item_key(org_id)),
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(deleted_at)",
+        }
+    }
 
 
 def _stored_status(key: ApiKey) -> str:
@@ -109,7 +124,7 @@ def key_from_item(item: dict[str, Any]) -> ApiKey:
 
 def _filter_condition(key_filter: KeyFilter, now: datetime) -> ConditionBase | None:
     now_iso = to_iso(now)
-    conditions: list[ConditionBase] = []
+    conditions: list[ConditionBase] = [Attr("type").ne("session")]  # console sessions are nobody's API keys
     if key_filter.type:
         conditions.append(Attr("type").eq(key_filter.type))
     if key_filter.user_id:
@@ -190,7 +205,11 @@ class KeysRepository:
                 "ConditionExpression": "attribute_not_exists(key_id)",
             }
         }
-        actions: list[dict[str, Any]] = [count_it, put_it]
+        # A console session takes no place under the org's limit of API keys; the org must still be live.
+        actions: list[dict[str, Any]] = [
+            _org_is_live(self._directory_table, key.org_id) if key.is_session else count_it,
+            put_it,
+        ]
         if key.user_id:
             actions.append(
                 {
@@ -254,8 +273,9 @@ class KeysRepository:
                 "ExpressionAttributeValues": to_typed({":zero": 0, ":one": 1}),
             }
         }
+        actions = [mark_revoked] if key.is_session else [mark_revoked, uncount_it]
         try:
-            aws.dynamodb_client().transact_write_items(TransactItems=cast(Any, [mark_revoked, uncount_it]))
+            aws.dynamodb_client().transact_write_items(TransactItems=cast(Any, actions))
         except ClientError as error:
             reasons = error.response.get("CancellationReasons", [])
             if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":

@@ -70,6 +70,8 @@ class TableDefinition:
 # One item per API key, read by key id on every authorized request (the authorizer's one read).
 # `by_schedule` is sparse: only keys with scheduled work pending (a rotation, an expiry notice, the expiry
 # itself) carry `schedule_bucket` and `next_due_at`, so the scheduler queries what is due instead of scanning.
+# Console sessions are keys too (of type `session`): only they carry `purge_at`, which TTL deletes them by.
+PURGE_ATTRIBUTE = "purge_at"
 KEYS_TABLE = TableDefinition(
     logical_name="keys",
     partition_key="key_id",
@@ -77,16 +79,19 @@ KEYS_TABLE = TableDefinition(
         Index(name="by_org", partition_key="org_id", sort_key="created_sort"),
         Index(name="by_schedule", partition_key="schedule_bucket", sort_key="next_due_at"),
     ),
+    ttl_attribute=PURGE_ATTRIBUTE,
 )
 SCHEDULE_BUCKET = "keys"  # the one value of `schedule_bucket`
 # Organisations and their users: pk ORG#<org id>; sk ORG for the org itself, USER#<user id> for users,
-# EMAIL#<lower-case email> to keep emails unique within an org. `by_partner` lists the orgs a partner
-# created (only those items carry `partner_id`, so the index holds nothing else).
+# EMAIL#<lower-case email> to keep emails unique within an org, SIGNIN#<lower-case email> counting recent failed
+# sign-ins (TTL `purge_at` deletes them). `by_partner` lists the orgs a partner created (only those items carry
+# `partner_id`, so the index holds nothing else).
 DIRECTORY_TABLE = TableDefinition(
     logical_name="directory",
     partition_key="pk",
     sort_key="sk",
     indexes=(Index(name="by_partner", partition_key="partner_id", sort_key="created_sort"),),
+    ttl_attribute=PURGE_ATTRIBUTE,
 )
 USER_SORT_PREFIX = "USER#"
 
@@ -97,6 +102,10 @@ def org_item_key(org_id: str) -> dict[str, str]:
 
 def user_item_key(org_id: str, user_id: str) -> dict[str, str]:
     return {"pk": f"ORG#{org_id}", "sk": f"{USER_SORT_PREFIX}{user_id}"}
+
+
+def sign_in_failures_item_key(org_id: str, email: str) -> dict[str, str]:
+    return {"pk": f"ORG#{org_id}", "sk": f"SIGNIN#{email.lower()}"}
 
 
 def user_email_item_key(org_id: str, email: str) -> dict[str, str]:

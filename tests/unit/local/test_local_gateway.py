@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey.access_log import ACCESS_LOG_FORMAT
-from gatekey.api_gateway import ROUTES
+from gatekey.api_gateway import GATEKEY_ROUTES, ROUTES, STORE_DEMO_ROUTE
 from gatekey.local.gateway import LocalGateway, lambda_routes, match_route
 
 CONTEXT = {"keyId": "key_1", "orgId": "org_1", "permissions": '{"keys": "read"}'}
@@ -431,3 +431,34 @@ def test_what_http_server_refuses_itself_is_json_too(client: httpx.Client) -> No
             answer += part
     assert answer.startswith(b"HTTP/1.1 431")
     assert answer.endswith(b'{"message": "Request Header Fields Too Large"}')
+
+
+def test_a_final_slash_matches_the_resource_without_it_and_reaches_the_function_as_sent() -> None:
+    """A REST API serves `/dashboard/` from its `/dashboard` resource (the console's entry)."""
+    match = match_route("GET", "/dashboard/", ROUTES)
+    assert match is not None and match.route.path == "/dashboard"
+    deeper = match_route("GET", "/dashboard/keys.html", ROUTES)
+    assert deeper is not None and deeper.route.path == "/dashboard/{proxy+}"
+
+
+def test_routes_outside_the_cache_call_the_authorizer_every_time_and_need_no_authorization_header(
+    recorder: Recorder,
+) -> None:
+    """Gatekey's own API in `gatekey serve`: its authorizer never caches, whatever the provider API's TTL."""
+    functions = _functions(recorder)
+    routes = (
+        *lambda_routes(GATEKEY_ROUTES, functions, authorizer_cached=False),
+        *lambda_routes((STORE_DEMO_ROUTE,), functions),
+    )
+    for client in _serve(LocalGateway(routes, functions["authorizer"], authorizer_cache_ttl=300)):
+        keys_only = {"Authorization": "Bearer keys-only"}
+        assert client.get("/v1/keys", headers=keys_only).status_code == 200
+        assert client.get("/v1/keys", headers=keys_only).status_code == 200
+        assert len(recorder.authorizer_calls) == 2
+        assert client.get("/v1/keys").status_code == 401  # the authorizer itself refused: no header needed to ask it
+        assert len(recorder.authorizer_calls) == 3
+        assert client.get("/products", headers=ALLOW).status_code == 200
+        assert client.get("/products", headers=ALLOW).status_code == 200
+        assert len(recorder.authorizer_calls) == 4  # the protected API's answer was cached
+        assert client.get("/products").status_code == 401
+        assert len(recorder.authorizer_calls) == 4  # refused by the gateway: no identity source

@@ -100,6 +100,8 @@ class GatewayResponse:
     response_type: str
     status_code: int | None = None  # None: the status API Gateway chose (the DEFAULT_* types)
     message: str | None = None  # None: API Gateway's own message for the error
+    # Fixed headers beyond these two (a gateway response's headers cannot depend on the request).
+    extra_headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def body(self) -> str:
@@ -110,7 +112,7 @@ class GatewayResponse:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Content-Type": "application/json", "Gatekey-Version": API_VERSION}
+        return {"Content-Type": "application/json", "Gatekey-Version": API_VERSION, **dict(self.extra_headers)}
 
     def answer(self, message: str | None = None) -> bytes:
         """The body as API Gateway sends it, `message` filling in for API Gateway's own."""
@@ -123,7 +125,10 @@ ACCESS_DENIED = GatewayResponse("ACCESS_DENIED", 403, "Forbidden")
 AUTHORIZER_FAILURE = GatewayResponse("AUTHORIZER_FAILURE", 503, "Service Unavailable")
 MISSING_ROUTE = GatewayResponse("MISSING_AUTHENTICATION_TOKEN", 404, "Not Found")
 REQUEST_TOO_LARGE = GatewayResponse("REQUEST_TOO_LARGE", 413, "Request Too Long")
-THROTTLED = GatewayResponse("THROTTLED", 429, "Too Many Requests")
+# Over the stage's or the plan's rate (DESIGN §13): a bucket refills within a second at any plan's usual rate.
+THROTTLED = GatewayResponse("THROTTLED", 429, "Too Many Requests", (("Retry-After", "1"),))
+# Over the plan's quota for the period (DESIGN §13).
+QUOTA_EXCEEDED = GatewayResponse("QUOTA_EXCEEDED", 429, "Limit Exceeded")
 # Everything else API Gateway answers itself (an integration that failed is a 502, say) keeps its status and
 # message, in the same JSON and with Gatekey-Version.
 DEFAULT_4XX = GatewayResponse("DEFAULT_4XX")
@@ -135,6 +140,7 @@ GATEWAY_RESPONSES: tuple[GatewayResponse, ...] = (
     MISSING_ROUTE,
     REQUEST_TOO_LARGE,
     THROTTLED,
+    QUOTA_EXCEEDED,
     DEFAULT_4XX,
     DEFAULT_5XX,
 )

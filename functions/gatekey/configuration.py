@@ -1,4 +1,4 @@
-"""The provider's configuration file (DESIGN §11): its permission catalog, route rules and public routes.
+"""The provider's configuration file (DESIGN §11, §13): its permission catalog, route rules, public routes and plans.
 
 One module reads the file into frozen, typed objects, checking all of it and naming file, entry and problem
 for each mistake; everything else receives those objects. `gatekey serve --config` and the CDK construct read
@@ -31,6 +31,7 @@ from gatekey.domain.permissions import (
     RoutePatternError,
     RouteRule,
 )
+from gatekey.domain.plans import MAX_BURST, MAX_RATE, NO_PLANS, QUOTA_PERIODS, Plan, Plans, Quota
 
 CONFIG_FILE_ENV_VAR = "GATEKEY_CONFIG_FILE"
 # The demo store's configuration (its catalog is DESIGN §5's default), used when no file is named.
@@ -38,7 +39,8 @@ DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent / "handlers" / "store_demo
 
 _RESOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _MAX_DESCRIPTION = 200
-_TOP_LEVEL = frozenset({"permissions", "routes", "versions"})
+_TOP_LEVEL = frozenset({"permissions", "routes", "versions", "plans", "default_plan"})
+_PLAN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
 class ConfigurationError(Exception):
@@ -56,6 +58,7 @@ class GatekeyConfiguration:
     catalog: Catalog
     access: AccessRules
     public_routes: tuple[RoutePattern, ...]
+    plans: Plans = NO_PLANS
 
     def to_json(self) -> str:
         return json.dumps(self.document, sort_keys=True, separators=(",", ":"))
@@ -96,11 +99,12 @@ def active_configuration() -> GatekeyConfiguration:
 def parse_configuration(document: Mapping[str, Any], source: str) -> GatekeyConfiguration:
     problems = _Problems(source)
     for name in sorted(set(document) - _TOP_LEVEL):
-        problems.add(name, "unknown entry (expected permissions, routes, versions)")
+        problems.add(name, "unknown entry (expected permissions, routes, versions, plans, default_plan)")
     resources = _resources(document.get("permissions", {}), problems)
     catalog = Catalog(resources)
     routes, public = _routes(document.get("routes", []), catalog, problems)
     versions = _versions(document.get("versions", [GATEKEY_API_VERSION_SEGMENT]), problems)
+    plans = _plans(document.get("plans", {}), document.get("default_plan"), problems)
     problems.raise_if_any()
     return GatekeyConfiguration(
         source=source,
@@ -108,6 +112,7 @@ def parse_configuration(document: Mapping[str, Any], source: str) -> GatekeyConf
         catalog=catalog,
         access=AccessRules(catalog, routes, versions=versions),
         public_routes=tuple(public),
+        plans=plans,
     )
 
 
@@ -244,3 +249,65 @@ def _versions(value: object, problems: _Problems) -> list[str]:
         problems.add("versions", 'must be a list of version segments such as ["v1", "v2"]')
         return []
     return list(dict.fromkeys(value))
+
+
+def _plans(table: object, default: object, problems: _Problems) -> Plans:
+    """`[plans.<name>]` tables (rate, burst, optional quota) and the `default_plan` every org starts on."""
+    if not isinstance(table, Mapping):
+        problems.add("plans", "must be a table of [plans.<name>] tables")
+        return NO_PLANS
+    plans = {}
+    for name, value in table.items():
+        entry = f"plans.{name}"
+        if not _PLAN_NAME.fullmatch(name):
+            problems.add(entry, "a plan name is 1-40 lowercase letters, digits, '-' or '_'")
+            continue
+        plan = _plan(name, value, entry, problems)
+        if plan is not None:
+            plans[name] = plan
+    if default is None:
+        if table:
+            problems.add("default_plan", "missing: name the plan every organisation starts on")
+        return Plans(plans)
+    if not table:
+        problems.add("default_plan", "there are no [plans.<name>] tables to choose from")
+    elif not isinstance(default, str) or default not in table:
+        problems.add("default_plan", f"names no plan (the plans are: {', '.join(sorted(map(str, table)))})")
+    return Plans(plans, str(default))
+
+
+def _plan(name: str, value: object, entry: str, problems: _Problems) -> Plan | None:
+    if not isinstance(value, Mapping):
+        problems.add(entry, "must be a table with rate, burst and optionally quota")
+        return None
+    for unknown in sorted(set(value) - {"rate", "burst", "quota"}):
+        problems.add(f"{entry}.{unknown}", "unknown entry (expected rate, burst, quota)")
+    rate, burst, quota_value = value.get("rate"), value.get("burst"), value.get("quota")
+    valid = True
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= MAX_RATE:
+        problems.add(f"{entry}.rate", f"must be a number of requests per second above 0, at most {MAX_RATE:g}")
+        valid = False
+    if isinstance(burst, bool) or not isinstance(burst, int) or not 1 <= burst <= MAX_BURST:
+        problems.add(f"{entry}.burst", f"must be a whole number of requests from 1 to {MAX_BURST}")
+        valid = False
+    quota = None if quota_value is None else _quota(quota_value, f"{entry}.quota", problems)
+    if not valid or (quota_value is not None and quota is None):
+        return None
+    assert isinstance(rate, int | float) and isinstance(burst, int)
+    return Plan(name, float(rate), burst, quota)
+
+
+def _quota(value: object, entry: str, problems: _Problems) -> Quota | None:
+    if not isinstance(value, Mapping):
+        problems.add(entry, 'must be a table: { limit = 1000, period = "day" }')
+        return None
+    for unknown in sorted(set(value) - {"limit", "period"}):
+        problems.add(f"{entry}.{unknown}", "unknown entry (expected limit, period)")
+    limit, period = value.get("limit"), value.get("period")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**31 - 1:
+        problems.add(f"{entry}.limit", "must be a whole number of requests from 1 to 2147483647")
+        return None
+    if period not in QUOTA_PERIODS:
+        problems.add(f"{entry}.period", f"must be one of {', '.join(QUOTA_PERIODS)}")
+        return None
+    return Quota(limit, period)

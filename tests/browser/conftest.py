@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,16 +71,10 @@ class Console:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     find_chromium()
-    directory = tmp_path_factory.mktemp("console")
-    password_file = directory / "admin-password"
-    with start_gatekey(directory, "--admin-password-file", str(password_file)) as gatekey:
-        deadline = time.monotonic() + 30
-        while not password_file.exists() or not password_file.read_text().strip():
-            assert time.monotonic() < deadline, "gatekey serve wrote no --admin-password-file"
-            time.sleep(0.1)
+    with start_gatekey(tmp_path_factory.mktemp("console")) as gatekey:
         with gatekey.admin() as admin:
             org_id = admin.get("/v1/me").json()["org"]["id"]
-        yield Console(gatekey, password_file.read_text().strip(), org_id)
+        yield Console(gatekey, gatekey.admin_password, org_id)
 
 
 @pytest.fixture(scope="module")

@@ -133,7 +133,7 @@ def test_the_json_form_shipped_to_the_functions_reads_back_the_same(tmp_path: Pa
         ('[[routes]]\nmethod = "ANY"\npath = "/{proxy+}"\npublic = true', "would also match Gatekey's own routes"),
         ("routes = 3", "gatekey.toml: routes: must be an array of tables"),
         ('versions = ["v1", "beta"]', "gatekey.toml: versions: must be a list of version segments"),
-        ('plans = "free"', "gatekey.toml: plans: unknown entry"),
+        ('rate_limits = "free"', "gatekey.toml: rate_limits: unknown entry"),
         ('[permissions\ninvoices = "read"', "gatekey.toml: not valid TOML: "),
     ],
 )

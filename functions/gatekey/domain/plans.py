@@ -13,8 +13,8 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal, Protocol, get_args
 
 QuotaPeriod = Literal["day", "week", "month"]
 QUOTA_PERIODS: tuple[QuotaPeriod, ...] = get_args(QuotaPeriod)
@@ -96,3 +96,12 @@ def usage_key_value(pepper: bytes, subject: str) -> str:
     """The API Gateway key value of an org (subject: its id) or of a key with a plan of its own (the key's id)."""
     mac = hmac.new(pepper, b"gatekey usage key v1:" + subject.encode(), hashlib.sha256).digest()
     return USAGE_KEY_PREFIX + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+class UsageRecords(Protocol):
+    """Requests counted per API Gateway key and UTC day, as API Gateway's GetUsage reports a usage plan's usage
+    (storage/usage_plans.py); `gatekey serve` reads its local gateway's counters instead (local/limits.py)."""
+
+    def daily_usage(self, plan: str, start: date, end: date, api_key_id: str | None = None) -> dict[str, list[int]]:
+        """API key id -> requests on each day from `start` to `end`, both included, under the usage plan of `plan`
+        (only `api_key_id`'s when given; a key without requests may be left out)."""

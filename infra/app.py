@@ -1,4 +1,5 @@
-"""The CDK app: `-c stage=dev|prod` picks the stage, `-c authorizer_cache_ttl=N` overrides its cache TTL."""
+"""The CDK app: `-c stage=dev|prod` picks the stage, `-c authorizer_cache_ttl=N` overrides its cache TTL and
+`-c config=FILE` names the configuration file (DESIGN §11, §13; default: the demo store's)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def stage_settings(app: App) -> StageSettings:
 def add_gatekey(app: App) -> GatekeyStack:
     """Adds the stack of the stage the context names, checked by cdk-nag's AWS Solutions rules at synthesis."""
     settings = stage_settings(app)
-    stack = GatekeyStack(app, f"Gatekey-{settings.stage}", settings=settings)
+    config = app.node.try_get_context("config")
+    stack = GatekeyStack(app, f"Gatekey-{settings.stage}", settings=settings, config=str(config) if config else None)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return stack
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnOutput, Stack, Tags, Validations
@@ -18,12 +19,25 @@ STORE_DEMO_SIZE = FunctionSize(memory_mib=256, timeout_seconds=10)
 
 
 class GatekeyStack(Stack):
-    """Gatekey for the stage with the demo store's configuration, protecting the demo store's API."""
+    """Gatekey for the stage, protecting the demo store's API. `config` is Gatekey's configuration file (None: the
+    demo store's; one with plans, say, whose catalog and public routes must suit the demo store)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StageSettings,
+        config: str | Path | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, description=f"Gatekey API keys ({settings.stage})", **kwargs)
         self.gatekey = Gatekey(
-            self, "Gatekey", stage=settings.stage, authorizer_cache_ttl_seconds=settings.authorizer_cache_ttl_seconds
+            self,
+            "Gatekey",
+            stage=settings.stage,
+            config=config,
+            authorizer_cache_ttl_seconds=settings.authorizer_cache_ttl_seconds,
         )
         self.settings = self.gatekey.settings
         self.store_demo = GatekeyFunction(

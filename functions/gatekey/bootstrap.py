@@ -40,6 +40,7 @@ def found_org(name: str, admin_email: str, admin_name: str) -> FoundedOrg:
     )
     directory = services.directory()
     directory.create_org(org)
+    org = services.plan_assignment().start_org(org)
     directory.create_user(admin)
     founder = _founder(org.org_id, admin.user_id)
     everything = founder.permissions

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from gatekey.configuration import GatekeyConfiguration
     from gatekey.local.embedded import EventRouting
     from gatekey.local.gateway import Integration, LambdaHandler
+    from gatekey.local.limits import UsagePlanEnforcer
 
 from gatekey.api_gateway import (
     AUTHORIZER,
@@ -116,10 +117,11 @@ def serve(arguments: argparse.Namespace) -> int:
         return 2
     _configure_process(arguments.verbose, arguments.authorizer_cache_ttl)
     from gatekey.bootstrap import found_org
+    from gatekey.domain.plans import GATEKEY_API
     from gatekey.local.background import SchedulerTimer, WebhookDeliveryWorker
     from gatekey.local.embedded import EmbeddedAws, ensure_log_ingest_failure_queue
     from gatekey.local.events import ApiStage
-    from gatekey.local.gateway import LocalGateway, LocalLambdaContext, lambda_routes
+    from gatekey.local.gateway import LocalGateway, LocalLambdaContext, lambda_routes, requiring_api_keys
     from gatekey.local.log_shipping import AccessLogShipper
     from gatekey.local.provider import HandlerLoadError, provider_routes
 
@@ -127,6 +129,7 @@ def serve(arguments: argparse.Namespace) -> int:
     endpoint = arguments.storage_endpoint or embedded.start()  # type: ignore[union-attr]
     try:
         routing = _prepare_local_storage(endpoint)
+        usage_plans = _local_usage_plans(configuration)  # before the org is founded: its key joins a usage plan
         tenant = found_org(DEMO_ORG_NAME, "admin@demo-store.example", "Demo Store admin")
     except (BotoCoreError, ClientError) as error:
         print(f"gatekey: cannot reach the storage endpoint {endpoint}: {error}", file=sys.stderr)
@@ -149,16 +152,18 @@ def serve(arguments: argparse.Namespace) -> int:
         api,
         on_failure_queue_url=ensure_log_ingest_failure_queue(LOCAL_STAGE),
     )
+    # Gatekey's own routes first; the provider's API takes whatever they leave (DESIGN §11).
+    routes = (
+        *lambda_routes(GATEKEY_ROUTES, handlers, authorizer_cached=False, usage_plan_scope=GATEKEY_API),
+        *provider_routes(configuration.public_routes, backend),
+    )
     gateway = LocalGateway(
-        # Gatekey's own routes first; the provider's API takes whatever they leave (DESIGN §11).
-        (
-            *lambda_routes(GATEKEY_ROUTES, handlers, authorizer_cached=False),
-            *provider_routes(configuration.public_routes, backend),
-        ),
+        requiring_api_keys(routes) if usage_plans else routes,
         handlers[AUTHORIZER.name],
         stage=api.stage,
         authorizer_cache_ttl=arguments.authorizer_cache_ttl,
         on_access_log=shipper,
+        usage_plans=usage_plans,
     )
     deliveries = WebhookDeliveryWorker(
         handlers[WEBHOOK_DELIVERY.name], lambda: LocalLambdaContext(WEBHOOK_DELIVERY.name, api), routing
@@ -186,6 +191,7 @@ def serve(arguments: argparse.Namespace) -> int:
         f"  config:      {arguments.config or 'the demo store catalog'}",
         f"  backend:     {backend_description} answers every path outside /v1",
         f"  scheduler:   every {arguments.schedule_interval:g} s; webhooks delivered in the background",
+        *_plans_line(configuration),
         "Press Ctrl-C to stop.",
         sep="\n",
         flush=True,
@@ -200,6 +206,35 @@ def serve(arguments: argparse.Namespace) -> int:
         embedded.stop()
     print("Gatekey stopped.", flush=True)
     return 0
+
+
+def _local_usage_plans(configuration: GatekeyConfiguration) -> UsagePlanEnforcer | None:
+    """With plans (DESIGN §13): their usage plans in the embedded API Gateway, held to by the local gateway, whose
+    counts the management API of this process reads; without, nothing is limited."""
+    plans = configuration.plans
+    if not plans.enabled:
+        return None
+    from gatekey.api import services
+    from gatekey.local.embedded import ensure_usage_plans
+    from gatekey.local.limits import ApiGatewayUsageKeys, UsageLimiter, UsagePlanEnforcer, local_usage_records
+
+    ensure_usage_plans(LOCAL_STAGE, plans)
+    services.count_usage_locally(local_usage_records())
+    return UsagePlanEnforcer(ApiGatewayUsageKeys(plans, LOCAL_STAGE), UsageLimiter(local_usage_records()))
+
+
+def _plans_line(configuration: GatekeyConfiguration) -> list[str]:
+    """The line saying which plans the gateway enforces, if any."""
+    plans = configuration.plans
+    if not plans.enabled:
+        return []
+    described = []
+    for name in plans.names():
+        plan = plans[name]
+        quota = f", {plan.quota.limit} a {plan.quota.period}" if plan.quota else ""
+        default = " (default)" if name == plans.default else ""
+        described.append(f"{name}{default}: {plan.rate:g}/s, burst {plan.burst}{quota}")
+    return [f"  plans:       enforced by the gateway per API key; {'; '.join(described)}"]
 
 
 @dataclass(frozen=True)
@@ -663,6 +698,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--verbose", action="store_true", help="show the functions' logs")
     serve_parser.set_defaults(run=serve)
     _add_bootstrap_command(commands)
+    from gatekey.plan_commands import add_plans_command
+
+    add_plans_command(commands)
     _add_run_scheduled_command(commands)
     _add_redrive_logs_command(commands)
     from gatekey.client.sign_command import add_sign_command

@@ -14,6 +14,7 @@ from aws_cdk.assertions import Template
 from constructs import IConstruct
 
 from gatekey.api_gateway import LambdaFunction
+from gatekey.configuration import DEFAULT_CONFIG_FILE
 from gatekey.storage.tables import TableDefinition
 from infra.app import add_gatekey, cdk_json_context
 from infra.stack import GatekeyStack
@@ -21,6 +22,27 @@ from infra.stack import GatekeyStack
 # Synthesis must not stop at the first cdk-nag finding: the compliance tests read them from the report.
 COLLECT_VALIDATION_FINDINGS = {"@aws-cdk/core:failSynthOnValidationErrors": False}
 CACHED_AUTHORIZER_TTL_SECONDS = 300
+# DESIGN §13's plans: one quota per period, and one plan without a quota (and a rate below one request a second).
+PLANS = """
+[plans.free]
+rate = 5
+burst = 10
+quota = { limit = 1000, period = "day" }
+
+[plans.team]
+rate = 50
+burst = 100
+quota = { limit = 100000, period = "week" }
+
+[plans.pro]
+rate = 100
+burst = 200
+quota = { limit = 1000000, period = "month" }
+
+[plans.batch]
+rate = 0.5
+burst = 1
+"""
 
 
 @dataclass(frozen=True)
@@ -52,6 +74,52 @@ def logical_id(stage: SynthesizedStage, construct: IConstruct) -> str:
     assert isinstance(element, CfnElement), construct.node.path
     resolved: str = stage.stack.resolve(stage.stack.get_logical_id(element))
     return resolved
+
+
+def resource_path(stage: SynthesizedStage, resource_ref: dict[str, Any]) -> str:
+    """The URL path of an API Gateway resource, rebuilt from its chain of PathParts up to the API root."""
+    if "Fn::GetAtt" in resource_ref:  # the API's root resource
+        return ""
+    properties = stage.resources[resource_ref["Ref"]]["Properties"]
+    return f"{resource_path(stage, properties['ParentId'])}/{properties['PathPart']}"
+
+
+def rest_api_id(stage: SynthesizedStage, name: str) -> str:
+    """The logical id of the REST API named `name`."""
+    (api_id,) = [
+        api_id
+        for api_id, api in stage.resources_of_type("AWS::ApiGateway::RestApi").items()
+        if api["Properties"]["Name"] == name
+    ]
+    return api_id
+
+
+def management_api_id(stage: SynthesizedStage) -> str:
+    return rest_api_id(stage, f"gatekey-{stage.stack.settings.stage}")
+
+
+def store_api_id(stage: SynthesizedStage) -> str:
+    return rest_api_id(stage, f"gatekey-{stage.stack.settings.stage}-store-demo")
+
+
+def methods_by_route(stage: SynthesizedStage, api_id: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """The methods of one API (or of all), by (HTTP method, path)."""
+    return {
+        (method["Properties"]["HttpMethod"], resource_path(stage, method["Properties"]["ResourceId"])): method[
+            "Properties"
+        ]
+        for method in stage.resources_of_type("AWS::ApiGateway::Method").values()
+        if api_id is None or method["Properties"]["RestApiId"] == {"Ref": api_id}
+    }
+
+
+def stage_of(stage: SynthesizedStage, api_id: str) -> tuple[str, dict[str, Any]]:
+    ((name, api_stage),) = [
+        (name, api_stage["Properties"])
+        for name, api_stage in stage.resources_of_type("AWS::ApiGateway::Stage").items()
+        if api_stage["Properties"]["RestApiId"] == {"Ref": api_id}
+    ]
+    return name, api_stage
 
 
 def nag_errors(report: dict[str, Any]) -> list[str]:
@@ -140,6 +208,14 @@ def actions_on(statements: list[dict[str, Any]], logical_id: str) -> set[str]:
         if logical_id in str(as_list(statement["Resource"])):
             allowed |= set(as_list(statement["Action"]))
     return allowed
+
+
+def write_config_with_plans(directory: Path) -> Path:
+    """The demo store's configuration file (its stack protects the demo store) with PLANS, written in `directory`."""
+    config = directory / "gatekey.toml"
+    # default_plan before the file's tables, or TOML would read it as an entry of the last one.
+    config.write_text(f'default_plan = "free"\n{DEFAULT_CONFIG_FILE.read_text()}\n{PLANS}')
+    return config
 
 
 def synthesize(

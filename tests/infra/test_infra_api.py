@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
-from stack_synthesis import CACHED_AUTHORIZER_TTL_SECONDS, SynthesizedStage, function_resource
+from stack_synthesis import (
+    CACHED_AUTHORIZER_TTL_SECONDS,
+    SynthesizedStage,
+    function_resource,
+    management_api_id,
+    methods_by_route,
+    stage_of,
+    store_api_id,
+)
 
 from gatekey.access_log import ACCESS_LOG_FORMAT
 from gatekey.api_gateway import (
@@ -25,43 +33,6 @@ from gatekey.api_gateway import (
 from gatekey.settings import API_VERSION, STAGES
 
 PUBLIC_ROUTES = {(route.method, route.path) for route in GATEKEY_ROUTES if not route.authorized}
-
-
-def resource_path(stage: SynthesizedStage, resource_ref: dict[str, Any]) -> str:
-    """The URL path of an API Gateway resource, rebuilt from its chain of PathParts up to the API root."""
-    if "Fn::GetAtt" in resource_ref:  # the API's root resource
-        return ""
-    properties = stage.resources[resource_ref["Ref"]]["Properties"]
-    return f"{resource_path(stage, properties['ParentId'])}/{properties['PathPart']}"
-
-
-def rest_api_id(stage: SynthesizedStage, name: str) -> str:
-    """The logical id of the REST API named `name`."""
-    (api_id,) = [
-        api_id
-        for api_id, api in stage.resources_of_type("AWS::ApiGateway::RestApi").items()
-        if api["Properties"]["Name"] == name
-    ]
-    return api_id
-
-
-def management_api_id(stage: SynthesizedStage) -> str:
-    return rest_api_id(stage, f"gatekey-{stage.stack.settings.stage}")
-
-
-def store_api_id(stage: SynthesizedStage) -> str:
-    return rest_api_id(stage, f"gatekey-{stage.stack.settings.stage}-store-demo")
-
-
-def methods_by_route(stage: SynthesizedStage, api_id: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
-    """The methods of one API (or of all), by (HTTP method, path)."""
-    return {
-        (method["Properties"]["HttpMethod"], resource_path(stage, method["Properties"]["ResourceId"])): method[
-            "Properties"
-        ]
-        for method in stage.resources_of_type("AWS::ApiGateway::Method").values()
-        if api_id is None or method["Properties"]["RestApiId"] == {"Ref": api_id}
-    }
 
 
 def handler_of_integration(stage: SynthesizedStage, method: dict[str, Any]) -> str:
@@ -86,15 +57,6 @@ def authorizer_of(stage: SynthesizedStage, api_id: str) -> tuple[str, dict[str, 
 
 def every_api(stage: SynthesizedStage) -> list[str]:
     return [management_api_id(stage), store_api_id(stage)]
-
-
-def stage_of(stage: SynthesizedStage, api_id: str) -> tuple[str, dict[str, Any]]:
-    ((name, api_stage),) = [
-        (name, api_stage["Properties"])
-        for name, api_stage in stage.resources_of_type("AWS::ApiGateway::Stage").items()
-        if api_stage["Properties"]["RestApiId"] == {"Ref": api_id}
-    ]
-    return name, api_stage
 
 
 def test_the_apis_have_exactly_the_methods_of_their_routes(dev: SynthesizedStage) -> None:

@@ -39,6 +39,8 @@ DESIGNED_TYPES = (
     "user.deleted",
     "connection.created",
     "connection.deleted",
+    "plan.changed",  # DESIGN §13
+    "quota.exhausted",
 )
 
 
@@ -56,7 +58,7 @@ def a_key_created() -> DomainEvent:
     return new_event("key.created", ORG_ID, {"id": "key_0123456789ABCDEFabcdef", "label": "billing"}, AT)
 
 
-def test_the_event_types_are_exactly_those_of_the_design_and_the_console_invitation() -> None:
+def test_the_event_types_are_exactly_those_of_the_design() -> None:
     assert EVENT_TYPES == DESIGNED_TYPES
 
 

@@ -18,6 +18,7 @@ from gatekey.api import (
     orgs,
     permissions,
     sessions,
+    usage,
     users,
     webhooks,
 )
@@ -42,6 +43,7 @@ app.include_router(webhooks.router, prefix="/v1")
 app.include_router(events.router, prefix="/v1")
 app.include_router(permissions.router, prefix="/v1")
 app.include_router(sessions.router, prefix="/v1")
+app.include_router(usage.router, prefix="/v1")
 app.include_router(console_pages.router)
 
 

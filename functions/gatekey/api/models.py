@@ -29,6 +29,8 @@ from gatekey.domain.directory import Organisation, Role, User
 from gatekey.domain.events import DomainEvent, EventType
 from gatekey.domain.key_lifecycle import NewKey
 from gatekey.domain.permissions import InvalidPermissionsError, Permissions, Resource
+from gatekey.domain.plan_assignment import Usage
+from gatekey.domain.plans import Plan
 from gatekey.domain.request_logs import LogEntry
 from gatekey.domain.users import NewUser
 from gatekey.domain.views import connection_view, key_view, user_view
@@ -262,6 +264,9 @@ class KeyOut(BaseModel):
     recoverable: bool
     rotation: RotationOut | None
     rotated_at: str | None
+    plan: str | None = Field(
+        default=None, description="A plan of the key's own (DESIGN §13); null: it counts in its organisation's plan"
+    )
 
     @classmethod
     def of(cls, key: ApiKey, now: datetime) -> KeyOut:
@@ -314,6 +319,7 @@ class OrgOut(BaseModel):
     key_limit: int
     created_at: str
     partner_id: str | None = Field(default=None, description="The org of the partner that created this org, if any")
+    plan: str | None = Field(default=None, description="The organisation's plan (DESIGN §13); null without plans")
 
     @classmethod
     def of(cls, org: Organisation) -> OrgOut:
@@ -323,6 +329,7 @@ class OrgOut(BaseModel):
             key_limit=org.key_limit,
             created_at=to_iso(org.created_at),
             partner_id=org.partner_id,
+            plan=org.plan,
         )
 
 
@@ -531,3 +538,59 @@ class InvitationOut(BaseModel):
 
     invitation_url: str
     expires_at: str
+
+
+# Plans (DESIGN §13)
+
+PlanName = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+class PlanIn(RequestBody):
+    plan: PlanName = Field(description="One of the deployment's plans")
+
+
+class QuotaOut(BaseModel):
+    limit: int
+    period: Literal["day", "week", "month"]
+
+
+class PlanOut(BaseModel):
+    name: str
+    rate: float = Field(description="Requests per second, steady")
+    burst: int = Field(description="Requests above the rate at once")
+    quota: QuotaOut | None
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanOut:
+        quota = QuotaOut(limit=plan.quota.limit, period=plan.quota.period) if plan.quota else None
+        return cls(name=plan.name, rate=plan.rate, burst=plan.burst, quota=quota)
+
+
+class DailyUsageOut(BaseModel):
+    date: str = Field(description="A day in UTC, YYYY-MM-DD")
+    requests: int
+
+
+class UsageOut(BaseModel):
+    """The organisation's plan (or a key's own) and what was used of it."""
+
+    plan: PlanOut | None = Field(description="null: the deployment has no plans")
+    key_id: str | None = Field(description="The key with a plan of its own this is about; null: the organisation")
+    period_start: str | None = Field(description="The current quota period (UTC); null without a quota")
+    period_end: str | None
+    used: int | None = Field(description="Requests counted in the current quota period")
+    remaining: int | None
+    daily: list[DailyUsageOut] = Field(description="Requests per day, the last 30 days, oldest first")
+
+    @classmethod
+    def of(cls, usage: Usage) -> UsageOut:
+        period = usage.period
+        return cls(
+            plan=PlanOut.of(usage.plan) if usage.plan else None,
+            key_id=usage.subject if not usage.subject.startswith("org_") else None,
+            period_start=to_iso(period[0]) if period else None,
+            period_end=to_iso(period[1]) if period else None,
+            used=usage.used,
+            remaining=usage.remaining,
+            daily=[DailyUsageOut(date=day.isoformat(), requests=count) for day, count in usage.daily],
+        )

@@ -15,6 +15,7 @@ from gatekey.api.models import (
     KeyWithSecretOut,
     OrgListOut,
     OrgOut,
+    PlanIn,
     UserOut,
 )
 from gatekey.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
@@ -73,3 +74,13 @@ def create_org_user_key(
 ) -> tuple[KeyWithSecretOut, int]:
     key, token = partner_orgs().mint_user_key(current_caller(router), org_id, user_id, body.to_new_key())
     return with_secret(key, token.value), 201
+
+
+@router.put(
+    "/orgs/<org_id>/plan",
+    summary="Put one of this partner's organisations on a plan (DESIGN §13); its keys' next requests count there",
+    responses={200: {"description": "The organisation, on the plan (the plan it was on already changes nothing)"}},
+)
+def set_org_plan(org_id: OrgId, body: Annotated[PlanIn, Body()]) -> OrgOut:
+    org, _ = partner_orgs().set_plan(current_caller(router), org_id, body.plan)
+    return OrgOut.of(org)

@@ -18,6 +18,8 @@ from gatekey.domain.hashing import SecretVerifier
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle
 from gatekey.domain.partners import PartnerOrgs
 from gatekey.domain.permissions import Level
+from gatekey.domain.plan_assignment import PlanAssignment
+from gatekey.domain.plans import UsageRecords
 from gatekey.domain.request_logs import RequestLogReader
 from gatekey.domain.scheduled_work import ScheduledWork
 from gatekey.domain.users import UserAdministration
@@ -38,6 +40,7 @@ from gatekey.storage.tables import (
     REQUEST_LOGS_TABLE,
     WEBHOOKS_TABLE,
 )
+from gatekey.storage.usage_plans import ApiGatewayUsagePlans
 from gatekey.storage.webhooks_repository import WebhooksRepository
 
 
@@ -83,7 +86,46 @@ def webhook_registry() -> WebhookRegistry:
 
 @lru_cache(maxsize=1)
 def scheduled_work() -> ScheduledWork:
-    return ScheduledWork(keys_repository(), key_lifecycle(), event_publisher())
+    return ScheduledWork(keys_repository(), key_lifecycle(), event_publisher(), plan_assignment())
+
+
+@lru_cache(maxsize=1)
+def pepper() -> KmsPepper:
+    """The stage's pepper: key-secret hashes and the API Gateway key values of plans both derive from it."""
+    return KmsPepper()
+
+
+@lru_cache(maxsize=1)
+def usage_plans() -> ApiGatewayUsagePlans:
+    return ApiGatewayUsagePlans(settings().stage, pepper())
+
+
+# Under `gatekey serve`, the local gateway's counters (moto has no GetUsage): `count_usage_locally` sets them.
+_local_usage_records: UsageRecords | None = None
+
+
+def count_usage_locally(records: UsageRecords) -> None:
+    """`gatekey serve`, before its first request: plans' usage is what its local gateway, in this process, counted."""
+    global _local_usage_records  # noqa: PLW0603 - the one switch from API Gateway's data to the local gateway's
+    _local_usage_records = records
+    plan_assignment.cache_clear()
+
+
+def usage_records() -> UsageRecords:
+    """API Gateway's usage data; under `gatekey serve`, its local gateway's counters (the same numbers)."""
+    return _local_usage_records or usage_plans()
+
+
+@lru_cache(maxsize=1)
+def plan_assignment() -> PlanAssignment:
+    return PlanAssignment(
+        configuration().plans,
+        usage_plans(),
+        usage_records(),
+        directory(),
+        keys_repository(),
+        events=event_publisher(),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -91,7 +133,7 @@ def key_lifecycle() -> KeyLifecycle:
     stage = settings()
     return KeyLifecycle(
         keys_repository(),
-        SecretVerifier(stage.key_secret_argon2, KmsPepper()),
+        SecretVerifier(stage.key_secret_argon2, pepper()),
         stage.token_prefix,
         KmsSecretVault(),
         directory=directory(),
@@ -99,6 +141,7 @@ def key_lifecycle() -> KeyLifecycle:
         catalog=configuration().catalog,
         # A cached authorizer answer is keyed on the Authorization header, which signed requests lack.
         hmac_enabled=stage.authorizer_cache_ttl_seconds == 0,
+        plans=plan_assignment(),
     )
 
 
@@ -114,6 +157,7 @@ def partner_orgs() -> PartnerOrgs:
         user_administration(),
         key_lifecycle(),
         webhook_registry(),
+        plan_assignment(),
         default_key_limit=settings().default_key_limit,
     )
 

@@ -53,13 +53,14 @@ PROVIDED_BY_LAMBDA = frozenset({"boto3", "botocore"})
 # what this leaves out: to use something listed here, delete its line.
 LEFT_OUT: tuple[str, ...] = (
     # Gatekey's own parts that run on a laptop (`gatekey serve`, the SDK, the CLI and what only the CLI runs:
-    # founding a stage's first org, replaying failed log deliveries) or at synthesis (this package).
+    # founding a stage's first org, replaying failed log deliveries, assigning plans) or at synthesis (this package).
     "gatekey/local/*",
     "gatekey/client/*",
     "gatekey/cdk/*",
     "gatekey/cli.py",
     "gatekey/bootstrap.py",
     "gatekey/log_redrive.py",
+    "gatekey/plan_commands.py",
     # For type checkers only: stubs and PEP 561 markers.
     "*.pyi",
     "*/py.typed",

@@ -29,8 +29,10 @@ from gatekey.cdk.functions import Functions
 from gatekey.cdk.management_api import GATEKEY_PUBLIC_ROUTES, GATEKEY_ROUTES_SOURCE, ManagementApi
 from gatekey.cdk.protection import ApiProtection, ProtectionError
 from gatekey.cdk.stage import deployable_stage_settings
+from gatekey.cdk.usage_plans import UsagePlans
 from gatekey.configuration import CONFIG_FILE_ENV_VAR, GatekeyConfiguration, load_configuration
 from gatekey.domain.permissions import RoutePattern
+from gatekey.domain.plans import GATEKEY_API, PROTECTED_APIS, UsagePlanScope
 from gatekey.settings import (
     CONSOLE_PATH,
     CONSOLE_URL_ENV_VAR,
@@ -62,7 +64,10 @@ class Gatekey(Construct):
     `log_ingest_failure_queue`, `webhook_dead_letter_queue` and `scheduler_dead_letter_queue`, and
     `log_redrive_policy` (what an operator's identity needs for `gatekey redrive-logs`); the alarms
     `log_ingest_failures_alarm`, `webhook_dead_letters_alarm`, `scheduler_dead_letters_alarm`,
-    `management_api_server_errors_alarm`, and `alarms`, every alarm so far (each protected API's 5xx alarm too).
+    `management_api_server_errors_alarm`, and `alarms`, every alarm so far (each protected API's 5xx alarm too);
+    `usage_plans`, the API Gateway usage plan of each of the configuration's plans by plan name (DESIGN §13; empty
+    without plans), covering the stage of every protected API, and `gatekey_api_usage_plans`, their twins covering
+    the management API's stage (limited alike, counted apart).
     """
 
     def __init__(
@@ -115,6 +120,18 @@ class Gatekey(Construct):
             self, "ManagementApi", settings=self.settings, handler=self.management_api_function
         )
         self.management_api: apigateway.RestApi = self._management.rest_api
+        # Before any API is protected: protecting one puts its stage into every usage plan.
+        self._usage_plans = (
+            UsagePlans(self, "UsagePlans", settings=self.settings, plans=self.configuration.plans)
+            if self.configuration.plans.enabled
+            else None
+        )
+        self.usage_plans: dict[str, apigateway.UsagePlan] = self._usage_plans.by_name if self._usage_plans else {}
+        self.gatekey_api_usage_plans: dict[str, apigateway.UsagePlan] = (
+            self._usage_plans.gatekey_api_by_name if self._usage_plans else {}
+        )
+        if self._usage_plans is not None:
+            self.functions.grant_usage_plans(self._usage_plans, self.database)
         # Invitation links point into the console, which the management API serves under its stage. Built from the
         # API's id rather than its `url` (which names the stage, whose deployment needs this function first).
         stack = Stack.of(self)
@@ -128,7 +145,11 @@ class Gatekey(Construct):
         # would serve it), and sign-out, revocation and role changes there must bite at once. The TTL is for the
         # provider's APIs, where the traffic is.
         management_protection = self._protect(
-            self.management_api, GATEKEY_PUBLIC_ROUTES, GATEKEY_ROUTES_SOURCE, authorizer_cache_ttl_seconds=0
+            self.management_api,
+            GATEKEY_PUBLIC_ROUTES,
+            GATEKEY_ROUTES_SOURCE,
+            authorizer_cache_ttl_seconds=0,
+            usage_plan_scope=GATEKEY_API,
         )
         self.management_api_server_errors_alarm: cloudwatch.Alarm = management_protection.server_errors_alarm
 
@@ -157,7 +178,9 @@ class Gatekey(Construct):
         """Puts Gatekey in front of `rest_api`, whose methods must all be added already: Gatekey's REQUEST
         authorizer on every method but the configuration's public routes, the caller headers on HTTP
         integrations, Gatekey's access log (fed to log ingest) on its stage, Gatekey's gateway responses, the
-        stage's throttling (unless it has its own) and an alarm on its 5xx answers (in `alarms`)."""
+        stage's throttling (unless it has its own) and an alarm on its 5xx answers (in `alarms`). With plans, the
+        stage joins every plan's usage plan for protected APIs, API keys come from the authorizer, and every method
+        but the public ones requires one."""
         return self._protect(
             rest_api,
             self.configuration.public_routes,
@@ -172,6 +195,7 @@ class Gatekey(Construct):
         routes_source: str,
         *,
         authorizer_cache_ttl_seconds: int,
+        usage_plan_scope: UsagePlanScope = PROTECTED_APIS,
     ) -> ApiProtection:
         if rest_api.node.try_find_child(PROTECTION_ID) is not None:
             raise ProtectionError(f"{rest_api.node.path} is protected by Gatekey already")
@@ -186,6 +210,8 @@ class Gatekey(Construct):
             routes_source=routes_source,
             authorizer_cache_ttl_seconds=authorizer_cache_ttl_seconds,
             logging_account_setting=self._management.logging_account_setting,
+            usage_plans=self._usage_plans,
+            usage_plan_scope=usage_plan_scope,
         )
         self._watch(protection.server_errors_alarm)
         return protection

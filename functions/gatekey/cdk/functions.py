@@ -26,10 +26,12 @@ from gatekey.api_gateway import (
 from gatekey.cdk.bundling import LAMBDA_ARCHITECTURE
 from gatekey.cdk.database import Database
 from gatekey.cdk.log_groups import stage_log_group
+from gatekey.cdk.usage_plans import UsagePlans
 from gatekey.settings import StageSettings
 from gatekey.storage.tables import (
     ALL_TABLES,
     CONNECTIONS_TABLE,
+    DIRECTORY_TABLE,
     EVENTS_TABLE,
     IDEMPOTENCY_TABLE,
     KEYS_TABLE,
@@ -274,9 +276,86 @@ class Functions(Construct):
         for publisher in (MANAGEMENT_API, SCHEDULER):
             event_bus.grant_put_events_to(self.function(publisher))
 
+    def grant_usage_plans(self, usage_plans: UsagePlans, database: Database) -> None:
+        """DESIGN §13, exactly the calls storage/usage_plans.py makes. The API creates the API Gateway keys of orgs
+        and of keys with a plan of their own (finding them by name), puts each into its plan's usage plans (moving
+        them when the plan changes), deletes them, and reads usage for `GET /v1/usage`; the scheduler reads usage,
+        finds whose key used up a quota (the key's name), and records the notice so it goes out once. Both find the
+        usage plans by name, and reach only this stage's. The authorizer only names a key in its answer, which needs
+        no permission."""
+        stack = Stack.of(self)
+
+        def arn(path: str) -> str:  # API Gateway's resources of the stack's region, by path
+            return f"arn:{stack.partition}:apigateway:{stack.region}::{path}"
+
+        plan_ids = [usage_plan.usage_plan_id for usage_plan in usage_plans.all()]
+        reading = [
+            iam.PolicyStatement(
+                actions=["apigateway:GET"],
+                resources=[
+                    arn("/usageplans"),
+                    arn("/apikeys/*"),
+                    *(arn(f"/usageplans/{id_}/usage") for id_ in plan_ids),
+                ],
+            )
+        ]
+        scheduler_policy = iam.Policy(
+            self,
+            "SchedulerUsagePlansPolicy",
+            roles=[self.roles[SCHEDULER.name]],
+            statements=[
+                *reading,
+                iam.PolicyStatement(
+                    actions=["dynamodb:PutItem"], resources=[database.table(DIRECTORY_TABLE).table_arn]
+                ),
+            ],
+        )
+        # Policies of their own rather than the roles' default ones, which the functions wait for: the usage plans
+        # cover the management API's stage, whose deployment waits for its function, so naming them there would be
+        # a cycle.
+        policy = iam.Policy(
+            self,
+            "ApiUsagePlansPolicy",
+            roles=[self.roles[MANAGEMENT_API.name]],
+            statements=[
+                *reading,
+                iam.PolicyStatement(actions=["apigateway:GET", "apigateway:POST"], resources=[arn("/apikeys")]),
+                iam.PolicyStatement(actions=["apigateway:DELETE"], resources=[arn("/apikeys/*")]),
+                iam.PolicyStatement(
+                    actions=["apigateway:POST"], resources=[arn(f"/usageplans/{id_}/keys") for id_ in plan_ids]
+                ),
+                iam.PolicyStatement(
+                    actions=["apigateway:DELETE"], resources=[arn(f"/usageplans/{id_}/keys/*") for id_ in plan_ids]
+                ),
+            ],
+        )
+        api_keys = Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*]",
+            reason="API Gateway keys are created at run time (an org's, or a key's with a plan of its own): "
+            "their ids are unknown at synthesis",
+        )
+        Validations.of(policy).acknowledge(
+            api_keys,
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/"
+                    f"<{_logical_id(usage_plan)}>/keys/*]",
+                    reason="The API Gateway keys in this usage plan, added at run time: ids unknown at synthesis",
+                )
+                for usage_plan in usage_plans.all()
+            ),
+        )
+        Validations.of(scheduler_policy).acknowledge(api_keys)
+
 
 def _construct_id(definition: LambdaFunction) -> str:
     return "".join(part.title() for part in definition.name.split("_")) + "Function"
+
+
+def _logical_id(construct: Construct) -> str:
+    stack = Stack.of(construct)
+    logical_id: str = stack.resolve(stack.get_logical_id(cast(CfnElement, construct.node.default_child)))
+    return logical_id
 
 
 def _index_arn(table: dynamodb.Table, definition: TableDefinition, index_name: str) -> str:
@@ -288,12 +367,10 @@ def _index_arn(table: dynamodb.Table, definition: TableDefinition, index_name: s
 
 def _acknowledge_index_grants(role: iam.Role, database: Database, granted: Iterable[TableDefinition]) -> None:
     """DynamoDB grants reach a table's GSIs through `<table arn>/index/*`, a wildcard that stays inside the table."""
-    stack = Stack.of(database)
     for definition in granted:
         if not definition.indexes:
             continue
-        table_resource = cast(CfnElement, database.table(definition).node.default_child)
-        logical_id = stack.resolve(stack.get_logical_id(table_resource))
+        logical_id = _logical_id(database.table(definition))
         Validations.of(role).acknowledge(
             Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/index/*]",

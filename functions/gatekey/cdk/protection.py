@@ -1,6 +1,7 @@
 """Gatekey in front of a REST API (DESIGN §11): the REQUEST authorizer on every method but the public routes, the
 caller headers for HTTP backends, the access log that feeds log ingest, Gatekey's gateway responses, the stage's
-throttling (unless the provider set its own) and an alarm on the stage's 5xx answers.
+throttling (unless the provider set its own), an alarm on the stage's 5xx answers and, when the configuration has
+plans, their usage plans on the stage (DESIGN §13).
 
 The API's methods exist before protection is added (a provider calls `Gatekey.protect(api)` last), so the
 authorization is set on their CloudFormation resources (`CfnMethod`) rather than through `add_method`.
@@ -26,8 +27,10 @@ from gatekey.access_log import access_log_format_string
 from gatekey.api_gateway import AUTHORIZER_CACHE_IDENTITY_SOURCES, CALLER_HEADERS, GATEWAY_RESPONSES
 from gatekey.cdk.alarms import server_errors_alarm
 from gatekey.cdk.log_groups import stage_log_group
+from gatekey.cdk.usage_plans import UsagePlans
 from gatekey.configuration import ConfigurationError
 from gatekey.domain.permissions import RoutePattern
+from gatekey.domain.plans import PROTECTED_APIS, UsagePlanScope
 from gatekey.settings import StageSettings
 
 # Integrations that forward to an HTTP server: they learn the caller only from the headers protection maps.
@@ -35,18 +38,20 @@ from gatekey.settings import StageSettings
 HTTP_INTEGRATION_TYPES = frozenset({"HTTP", "HTTP_PROXY"})
 # A stage's method settings for all of its methods (`/*/*`); settings for one method override these for that method.
 EVERY_METHOD = ("*", "/*")
+AUTHORIZER_KEY_SOURCE = apigateway.ApiKeySourceType.AUTHORIZER.value
 
 
 class ProtectionError(ValueError):
-    """The REST API cannot be protected as it is (no deployment stage, no methods, its own access log, or it is
-    protected already)."""
+    """The REST API cannot be protected as it is (no deployment stage, no methods, its own access log, API keys from
+    another source than the authorizer while there are plans, or it is protected already)."""
 
 
 class ApiProtection(Construct):
     """Gatekey in front of `rest_api`. Attributes: `authorizer` (the API's REQUEST authorizer), `access_logs`
     (the stage's access-log group, subscribed to log ingest), `protected_methods` and `public_methods`,
-    `server_errors_alarm` (the stage's 5xx, without actions: `add_alarm_action` notifies), and `throttled_by_gatekey`
-    (False when the stage kept the provider's own throttling)."""
+    `server_errors_alarm` (the stage's 5xx, without actions: `add_alarm_action` notifies), `throttled_by_gatekey`
+    (False when the stage kept the provider's own throttling) and `api_keys_required` (True with `usage_plans`: the
+    protected methods then count each request against the API Gateway key the authorizer names, under its plan)."""
 
     def __init__(
         self,
@@ -61,6 +66,8 @@ class ApiProtection(Construct):
         routes_source: str,
         authorizer_cache_ttl_seconds: int,
         logging_account_setting: IDependable | None = None,
+        usage_plans: UsagePlans | None = None,
+        usage_plan_scope: UsagePlanScope = PROTECTED_APIS,
     ) -> None:
         super().__init__(scope, construct_id)
         deployment = rest_api.latest_deployment
@@ -78,6 +85,9 @@ class ApiProtection(Construct):
         self.authorizer = self._authorizer(rest_api, settings, authorizer_function, authorizer_cache_ttl_seconds)
         for method in self.protected_methods:
             self._authorize(method)
+        self.api_keys_required = usage_plans is not None
+        if usage_plans is not None:
+            _limit_by_plans(rest_api, self.protected_methods, usage_plans, usage_plan_scope)
         for method in self.public_methods:
             Validations.of(method).acknowledge(
                 Acknowledgment(
@@ -122,6 +132,11 @@ class ApiProtection(Construct):
                 }
             }
         )
+        if self.api_keys_required:
+            # Apart, so that an API without plans keeps the deployment it had: adding or removing plans redeploys.
+            deployment.add_to_logical_id(
+                {"gatekeyPlans": {"apiKeySource": AUTHORIZER_KEY_SOURCE, "apiKeyRequired": True}}
+            )
 
     def _authorizer(
         self, rest_api: apigateway.RestApi, settings: StageSettings, handler: lambda_.IFunction, ttl: int
@@ -224,6 +239,27 @@ def _throttle(stage: apigateway.Stage, settings: StageSettings) -> bool:
         ),
     ]
     return True
+
+
+def _limit_by_plans(
+    rest_api: apigateway.RestApi,
+    protected_methods: Sequence[apigateway.Method],
+    usage_plans: UsagePlans,
+    scope: UsagePlanScope,
+) -> None:
+    """DESIGN §13: API Gateway enforces the plans. It takes each request's API key from the authorizer's answer
+    (`usageIdentifierKey`: the org's key, or a key's own), counts the request against it under the usage plan the
+    key is in, and answers 429 over the plan's rate or quota. Public methods have no caller to count."""
+    api_resource = cast(apigateway.CfnRestApi, rest_api.node.default_child)
+    if api_resource.api_key_source_type not in (None, AUTHORIZER_KEY_SOURCE):
+        raise ProtectionError(
+            f"{rest_api.node.path} takes API keys from {api_resource.api_key_source_type}: Gatekey's plans need them "
+            "from its authorizer, so leave api_key_source_type out of the RestApi's options"
+        )
+    api_resource.api_key_source_type = AUTHORIZER_KEY_SOURCE
+    for method in protected_methods:
+        cast(apigateway.CfnMethod, method.node.default_child).api_key_required = True
+    usage_plans.cover(rest_api, scope)
 
 
 def _integration_type(method: apigateway.Method) -> str | None:

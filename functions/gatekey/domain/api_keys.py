@@ -55,6 +55,13 @@ class ApiKey:
     expiry_notices_sent: tuple[int, ...] = ()
     # The scheduler saw the key lapse and announced it (key.expired); it has no scheduled work left.
     marked_expired: bool = False
+    # A plan of its own (DESIGN §13): it counts against its own API Gateway key, not its org's.
+    plan: str | None = None
+
+    @property
+    def usage_subject(self) -> str:
+        """Whose API Gateway key its requests count against: its own with a plan of its own, else its org's."""
+        return self.key_id if self.plan else self.org_id
 
     @property
     def keeps_sealed_secret(self) -> bool:
@@ -150,6 +157,9 @@ class KeyStore(Protocol):
 
     def get_in_org(self, org_id: str, key_id: str) -> ApiKey:
         """The org's key; raises NotFoundError for a key of another org, like for a missing one."""
+
+    def set_plan(self, key: ApiKey, plan: str | None) -> None:
+        """Give the key a plan of its own, or (None) take it back to its org's; raises NotFoundError if it is gone."""
 
     def create(self, key: ApiKey) -> None:
         """Atomically with the org's key count; raises KeyLimitReachedError at the limit."""

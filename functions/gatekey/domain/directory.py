@@ -17,6 +17,8 @@ class Organisation:
     key_limit: int
     created_at: datetime
     partner_id: str | None = None
+    # Its plan (DESIGN §13), set once its API Gateway key is in that plan's usage plan; None without plans.
+    plan: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,15 @@ class Directory(Protocol):
         """From now on no key or user can join the org."""
 
     def delete_org(self, org_id: str) -> None: ...
+
+    def set_org_plan(self, org_id: str, plan: str) -> None:
+        """Record the org's plan (its API Gateway key is in that plan's usage plan already)."""
+
+    def all_orgs(self) -> Iterator[Organisation]:
+        """Every live org (`gatekey plans sync`)."""
+
+    def claim_quota_notice(self, org_id: str, subject: str, period_start: datetime, keep_until: datetime) -> bool:
+        """True once per (subject, period): the first claim of a quota.exhausted notice."""
 
     def create_user(self, user: User) -> None:
         """Raises ConflictError when the email is taken in the org (ignoring case)."""

@@ -36,6 +36,8 @@ EventType = Literal[
     "user.deleted",
     "connection.created",
     "connection.deleted",
+    "plan.changed",
+    "quota.exhausted",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 EVERY_EVENT_TYPE = "*"  # a webhook subscribed to this gets every type, present and future

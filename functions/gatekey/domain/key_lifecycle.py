@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from gatekey.domain.api_keys import ApiKey, AuthMode, KeyFilter, KeyStore, KeyType, RotationPolicy, SecretVault
 from gatekey.domain.clock import utc_now
@@ -37,6 +37,16 @@ class Caller:
 # main key holding keys:write) manages every key of the org; an integration (any other main key) sees the
 # org's personal keys; a member's personal key sees only its user's keys; a partner key only its orgs.
 Standing = Literal["admin", "integration", "member", "partner"]
+
+
+class PlanHooks(Protocol):
+    """What keys' lives mean for plans (domain/plan_assignment.py)."""
+
+    def ensure_org(self, org_id: str) -> None:
+        """The org is on a plan before a key of it is made."""
+
+    def forget_key(self, key: ApiKey) -> None:
+        """A revoked or deleted key with a plan of its own loses its API Gateway key."""
 
 
 def standing_of(caller: Caller, directory: Directory) -> Standing:
@@ -100,9 +110,11 @@ class KeyLifecycle:
         events: EventPublisher,
         catalog: Catalog,
         hmac_enabled: bool = True,
+        plans: PlanHooks | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._keys = keys
+        self._plans = plans
         self._directory = directory
         self._events = events
         self._catalog = catalog
@@ -149,6 +161,8 @@ class KeyLifecycle:
         """A console session of `user`: a bearer key of theirs that no listing shows, outside the org's key limit,
         announced nowhere; it lapses at `expires_at` and is never rotated, revealed or edited."""
         now = self._clock()
+        if self._plans:
+            self._plans.ensure_org(user.org_id)
         token = new_token(self._token_prefix)
         session = ApiKey(
             key_id=token.key_id,
@@ -181,6 +195,8 @@ class KeyLifecycle:
     def _mint(self, org_id: str, request: NewKey, created_by: str) -> tuple[ApiKey, Token]:
         now = self._clock()
         self._check_future(request.expires_at, now)
+        if self._plans:
+            self._plans.ensure_org(org_id)  # its requests count against the org's plan from the first
         if request.auth_mode == "hmac" and not self._hmac_enabled:
             raise InvalidRequestError(
                 "this deployment caches authorizer results, which only works for bearer keys; "
@@ -245,6 +261,8 @@ class KeyLifecycle:
                 self._keys.revoke(key, now)
                 if not key.is_session:
                     self.announce("key.revoked", replace(key, revoked=True), now)
+            if self._plans:
+                self._plans.forget_key(key)
             self._keys.delete(key)
             deleted += int(not key.is_session)  # the keys the person had; their console sessions end too
         return deleted
@@ -311,6 +329,8 @@ class KeyLifecycle:
         now = self._clock()
         self._keys.revoke(key, now)
         revoked = replace(key, revoked=True)
+        if self._plans:
+            self._plans.forget_key(key)
         self.announce("key.revoked", revoked, now)
         return revoked
 

@@ -15,6 +15,7 @@ from gatekey.domain.directory import Directory, Organisation, User
 from gatekey.domain.errors import ForbiddenError, NotFoundError
 from gatekey.domain.ids import mention, new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
+from gatekey.domain.plan_assignment import PlanAssignment
 from gatekey.domain.tokens import Token
 from gatekey.domain.users import NewUser, UserAdministration
 from gatekey.domain.webhooks import WebhookRegistry
@@ -27,6 +28,7 @@ class PartnerOrgs:
         users: UserAdministration,
         keys: KeyLifecycle,
         webhooks: WebhookRegistry,
+        plans: PlanAssignment,
         *,
         default_key_limit: int,
         clock: Callable[[], datetime] = utc_now,
@@ -35,6 +37,7 @@ class PartnerOrgs:
         self._users = users
         self._keys = keys
         self._webhooks = webhooks
+        self._plans = plans
         self._default_key_limit = default_key_limit
         self._clock = clock
 
@@ -48,7 +51,7 @@ class PartnerOrgs:
             partner_id=partner.org_id,
         )
         self._directory.create_org(org)
-        return org
+        return self._plans.start_org(org)
 
     def list_orgs(
         self, partner: Caller, limit: int, after: dict[str, str] | None
@@ -67,8 +70,14 @@ class PartnerOrgs:
         self._webhooks.delete_all(org.org_id)
         for user in self._directory.all_users(org.org_id):  # their keys went with the org's
             self._users.remove(user)
+        self._plans.forget_org(org.org_id)
         self._directory.delete_org(org.org_id)
         return org
+
+    def set_plan(self, partner: Caller, org_id: str, plan: str) -> tuple[Organisation, bool]:
+        """Put one of the partner's orgs on a plan (DESIGN §13); the plan it is on already changes nothing."""
+        org = self._customer_org(partner, org_id)
+        return self._plans.assign_org(org.org_id, plan)
 
     def add_user(self, partner: Caller, org_id: str, request: NewUser) -> User:
         org = self._customer_org(partner, org_id)

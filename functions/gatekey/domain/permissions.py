@@ -286,6 +286,8 @@ GATEKEY_ROUTE_RULES: tuple[RouteRule, ...] = (
     RouteRule(RoutePattern("GET", "/v1/permissions"), ANY_VALID_KEY),
     # Signing out of the console: any session may end itself (an API key is answered 404).
     RouteRule(RoutePattern("DELETE", "/v1/sessions/current"), ANY_VALID_KEY),
+    # The organisation's plan and usage: the API answers admins only (DESIGN §13).
+    RouteRule(RoutePattern("GET", "/v1/usage"), ANY_VALID_KEY),
 )
 
 

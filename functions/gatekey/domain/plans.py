@@ -82,9 +82,24 @@ class Plans:
 NO_PLANS = Plans({})
 
 
-def usage_plan_name(stage: str, plan: str) -> str:
-    """The API Gateway usage plan of `plan` on `stage` (the construct creates it; functions find it by name)."""
-    return f"gatekey-{stage}-{plan}"
+# Each plan is two usage plans: one for the APIs Gatekey protects (their requests are what a plan sells, and what
+# GET /v1/usage reports), one for Gatekey's own management API, limited alike but counted apart, so a customer
+# who used up the quota can still see it and manage their keys.
+UsagePlanScope = Literal["protected", "gatekey"]
+PROTECTED_APIS: UsagePlanScope = "protected"
+GATEKEY_API: UsagePlanScope = "gatekey"
+_SCOPE_SUFFIX: dict[UsagePlanScope, str] = {PROTECTED_APIS: "", GATEKEY_API: ".gatekey-api"}
+
+
+def usage_plan_name(stage: str, plan: str, scope: UsagePlanScope = PROTECTED_APIS) -> str:
+    """The API Gateway usage plan of `plan` on `stage` for the protected APIs or for Gatekey's own (the construct
+    creates them; functions find them by name). Plan names have no '.', so the two never clash."""
+    return f"gatekey-{stage}-{plan}{_SCOPE_SUFFIX[scope]}"
+
+
+def usage_plan_names(stage: str, plan: str) -> tuple[str, ...]:
+    """Both usage plans of `plan`: an org's (or a key's) API Gateway key is in these two and no other."""
+    return tuple(usage_plan_name(stage, plan, scope) for scope in (PROTECTED_APIS, GATEKEY_API))
 
 
 def usage_key_name(stage: str, subject: str) -> str:

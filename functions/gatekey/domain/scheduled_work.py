@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 from gatekey.domain.api_keys import ApiKey, KeyStore
 from gatekey.domain.clock import to_iso
@@ -30,12 +31,22 @@ class ScheduleReport:
     rotated: int = 0
     expiry_notices: int = 0
     expired: int = 0
-    failed: int = 0  # keys whose work failed (storage, KMS): a later run does it
+    quota_notices: int = 0  # quota.exhausted events sent (DESIGN §13)
+    failed: int = 0  # keys whose work failed (storage, KMS), or the quota check: a later run does it
+
+
+class QuotaNotices(Protocol):
+    """domain/plan_assignment.py: quota.exhausted, once per period, from the usage data."""
+
+    def announce_exhausted_quotas(self, now: datetime) -> int: ...
 
 
 class ScheduledWork:
-    def __init__(self, keys: KeyStore, lifecycle: KeyLifecycle, events: EventPublisher) -> None:
+    def __init__(
+        self, keys: KeyStore, lifecycle: KeyLifecycle, events: EventPublisher, quotas: QuotaNotices | None = None
+    ) -> None:
         self._keys = keys
+        self._quotas = quotas
         self._lifecycle = lifecycle
         self._events = events
 
@@ -47,6 +58,12 @@ class ScheduledWork:
             except GatekeyError:
                 report.failed += 1
                 logger.exception("scheduled work failed", extra={"key_id": indexed.key_id})
+        if self._quotas is not None:
+            try:
+                report.quota_notices = self._quotas.announce_exhausted_quotas(now)
+            except GatekeyError:
+                report.failed += 1
+                logger.exception("the quota check failed")
         return report
 
     def _work_on(self, key_id: str, now: datetime, report: ScheduleReport) -> None:

@@ -39,6 +39,7 @@ def key_view(key: ApiKey, now: datetime) -> dict[str, Any]:
         "recoverable": key.recoverable,
         "rotation": asdict(key.rotation) if key.rotation else None,
         "rotated_at": _iso(key.rotated_at),
+        "plan": key.plan,
     }
 
 

@@ -25,6 +25,7 @@ from gatekey.domain.authentication import (
 )
 from gatekey.domain.hashing import SecretVerifier
 from gatekey.domain.permissions import Level, render_permissions
+from gatekey.domain.plans import usage_key_value
 from gatekey.domain.signing import decoded_query
 from gatekey.handlers import initialized
 from gatekey.settings import StageSettings
@@ -38,11 +39,13 @@ from gatekey.storage.tables import CONNECTIONS_TABLE, DIRECTORY_TABLE, KEYS_TABL
 logger = Logger()
 metrics = Metrics()
 settings = StageSettings.from_environment()
-access = active_configuration().access
+configuration = active_configuration()
+access = configuration.access
 aws.dynamodb_client()  # created during init, which Lambda runs before the first request arrives
+pepper = KmsPepper()
 authenticator = Authenticator(
     KeysRepository(KEYS_TABLE.name(), DIRECTORY_TABLE.name()),
-    SecretVerifier(settings.key_secret_argon2, KmsPepper()),
+    SecretVerifier(settings.key_secret_argon2, pepper),
     settings.token_prefix,
     hmac_secrets=UnsealedSecrets(KmsSecretVault()),
     nonces=NoncesRepository(NONCES_TABLE.name()),
@@ -153,7 +156,12 @@ def authorize(event: APIGatewayAuthorizerRequestEvent) -> dict[str, Any]:
     logger.info("request authenticated", extra={"key_id": key.key_id, "org_id": key.org_id})
     metrics.add_metric(name="Authenticated", unit=MetricUnit.Count, value=1)
     policy = allowing_policy(event, context["permissions"], cacheable=not key.is_session)
-    return {"principalId": key.key_id, "policyDocument": policy, "context": context}
+    answer = {"principalId": key.key_id, "policyDocument": policy, "context": context}
+    if configuration.plans.enabled:
+        # The API Gateway key whose usage plan limits this request (DESIGN §13): derived, so no read and no KMS
+        # call beyond the pepper the secret's check fetched already.
+        answer["usageIdentifierKey"] = usage_key_value(pepper.key(), key.usage_subject)
+    return answer
 
 
 @metrics.log_metrics

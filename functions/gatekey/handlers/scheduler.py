@@ -26,6 +26,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="KeysRotated", unit=MetricUnit.Count, value=report.rotated)
     metrics.add_metric(name="ExpiryNoticesSent", unit=MetricUnit.Count, value=report.expiry_notices)
     metrics.add_metric(name="KeysExpired", unit=MetricUnit.Count, value=report.expired)
+    metrics.add_metric(name="QuotaExhaustedNotices", unit=MetricUnit.Count, value=report.quota_notices)
     metrics.add_metric(name="ScheduledWorkFailed", unit=MetricUnit.Count, value=report.failed)
     logger.info("scheduled run finished", extra={"now": event.time, **vars(report)})
     if report.failed:

@@ -8,16 +8,26 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
 
+from gatekey.domain.plans import Plans, QuotaPeriod, usage_plan_names
 from gatekey.settings import event_bus_name, log_ingest_failure_queue_name
 from gatekey.storage import aws
 from gatekey.storage.event_bus import DELIVERY_EVENT_PATTERN
 from gatekey.storage.sealing import KMS_KEY_ENV_VAR, SECRET_MAC_KEY_ENV_VAR, kms_alias, secret_mac_alias
 from gatekey.storage.tables import ALL_TABLES
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigateway.literals import QuotaPeriodTypeType
+    from mypy_boto3_apigateway.type_defs import (
+        CreateUsagePlanRequestTypeDef,
+        PatchOperationTypeDef,
+        QuotaSettingsTypeDef,
+        ThrottleSettingsTypeDef,
+    )
 
 LOCAL_REGION = "us-east-1"
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
@@ -138,3 +148,52 @@ def ensure_event_routing(stage: str) -> EventRouting:
 def ensure_log_ingest_failure_queue(stage: str) -> str:
     """The URL of log ingest's on-failure queue, created where missing (the stack creates it in AWS)."""
     return aws.sqs_client().create_queue(QueueName=log_ingest_failure_queue_name(stage))["QueueUrl"]
+
+
+def ensure_usage_plans(stage: str, plans: Plans) -> dict[str, str]:
+    """Each plan's two usage plans on the stage (the protected APIs', Gatekey's API's), usage plan name -> id, as
+    the construct makes them: created where missing, given the configured throttle and quota where they differ (a
+    store kept from an earlier run)."""
+    client = aws.apigateway_client()
+    existing = {
+        usage_plan["name"]: usage_plan
+        for page in client.get_paginator("get_usage_plans").paginate()
+        for usage_plan in page.get("items", [])
+        if "name" in usage_plan
+    }
+    ids: dict[str, str] = {}
+    every = [(plans[name], usage_plan) for name in plans.names() for usage_plan in usage_plan_names(stage, name)]
+    for plan, usage_plan in every:
+        throttle: ThrottleSettingsTypeDef = {"rateLimit": plan.rate, "burstLimit": plan.burst}
+        quota: QuotaSettingsTypeDef | None = (
+            {"limit": plan.quota.limit, "period": _QUOTA_PERIODS[plan.quota.period]} if plan.quota else None
+        )
+        found = existing.get(usage_plan)
+        if found is None:
+            request: CreateUsagePlanRequestTypeDef = {"name": usage_plan, "throttle": throttle}
+            if quota is not None:
+                request["quota"] = quota
+            ids[usage_plan] = client.create_usage_plan(**request)["id"]
+            continue
+        ids[usage_plan] = found["id"]
+        wanted, current = _patch_values(throttle, quota), _patch_values(found.get("throttle"), found.get("quota"))
+        changes: list[PatchOperationTypeDef] = [
+            {"op": "replace", "path": path, "value": value}
+            for path, value in wanted.items()
+            if current.get(path) != value
+        ]
+        if quota is None and found.get("quota"):
+            changes.append({"op": "remove", "path": "/quota"})
+        if changes:
+            client.update_usage_plan(usagePlanId=found["id"], patchOperations=changes)
+    return ids
+
+
+_QUOTA_PERIODS: dict[QuotaPeriod, QuotaPeriodTypeType] = {"day": "DAY", "week": "WEEK", "month": "MONTH"}
+
+
+def _patch_values(throttle: ThrottleSettingsTypeDef | None, quota: QuotaSettingsTypeDef | None) -> dict[str, str]:
+    """A usage plan's limits as the paths and values of a patch, to compare one with another."""
+    values = {f"/throttle/{field}": f"{value:g}" for field, value in (throttle or {}).items()}
+    values.update({f"/quota/{field}": str(value) for field, value in (quota or {}).items() if field != "offset"})
+    return values

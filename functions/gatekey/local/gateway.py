@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -33,6 +33,7 @@ from gatekey.api_gateway import (
     GatewayRoute,
 )
 from gatekey.domain.permissions import HTTP_METHODS
+from gatekey.domain.plans import PROTECTED_APIS, UsagePlanScope
 from gatekey.local.events import (
     ApiResource,
     ApiStage,
@@ -46,6 +47,9 @@ from gatekey.local.events import (
 )
 from gatekey.local.policy import is_allowed
 from gatekey.settings import API_VERSION
+
+if TYPE_CHECKING:
+    from gatekey.local.limits import UsagePlanEnforcer
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +104,17 @@ class LocalRoute:
     # False for Gatekey's own API, whose authorizer never caches (a console session carries no Authorization
     # header to key a cache on); the provider's API caches at the gateway's TTL.
     authorizer_cached: bool = True
+    # API Gateway's `apiKeyRequired`, with the API's key source the authorizer: the request counts against the
+    # key the authorizer names (`usageIdentifierKey`) and is held to its usage plan (DESIGN §13) for this API:
+    # the protected APIs', or Gatekey's own.
+    api_key_required: bool = False
+    usage_plan_scope: UsagePlanScope = PROTECTED_APIS
+
+
+def requiring_api_keys(routes: Sequence[LocalRoute]) -> tuple[LocalRoute, ...]:
+    """The routes with every authorized one requiring an API key, as the construct sets them up when there are
+    plans; public routes are never limited."""
+    return tuple(replace(route, api_key_required=True) if route.authorized else route for route in routes)
 
 
 RouteT = TypeVar("RouteT", bound=ApiResource)
@@ -217,7 +232,11 @@ class LambdaProxyIntegration:
 
 
 def lambda_routes(
-    routes: Sequence[GatewayRoute], handlers: Mapping[str, LambdaHandler], *, authorizer_cached: bool = True
+    routes: Sequence[GatewayRoute],
+    handlers: Mapping[str, LambdaHandler],
+    *,
+    authorizer_cached: bool = True,
+    usage_plan_scope: UsagePlanScope = PROTECTED_APIS,
 ) -> tuple[LocalRoute, ...]:
     """Routes to Lambda functions, each function's handler behind one proxy integration (one container)."""
     names = {route.function.name for route in routes}
@@ -225,7 +244,14 @@ def lambda_routes(
         raise ValueError(f"no handler for the Lambda functions {sorted(missing)}")
     integrations = {name: LambdaProxyIntegration(LocalFunction(name, handlers[name])) for name in names}
     return tuple(
-        LocalRoute(route.path, route.method, route.authorized, integrations[route.function.name], authorizer_cached)
+        LocalRoute(
+            route.path,
+            route.method,
+            route.authorized,
+            integrations[route.function.name],
+            authorizer_cached,
+            usage_plan_scope=usage_plan_scope,
+        )
         for route in routes
     )
 
@@ -235,6 +261,7 @@ class _Authorization:
     principal_id: str
     context: dict[str, AuthorizerContextValue]
     response: Mapping[str, Any]  # kept whole: a cached policy is evaluated again for every method ARN
+    usage_identifier_key: str | None = None  # the value of the API Gateway key the request counts against
 
 
 class LocalGateway:
@@ -254,10 +281,14 @@ class LocalGateway:
         region: str = "us-east-1",
         verbose: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        usage_plans: UsagePlanEnforcer | None = None,
     ) -> None:
         for source in AUTHORIZER_CACHE_IDENTITY_SOURCES:
             if not source.startswith(_HEADER_SOURCE) and source != _SOURCE_IP_SOURCE:
                 raise ValueError(f"unsupported authorizer identity source {source!r}")
+        if usage_plans is None and any(route.api_key_required for route in routes):
+            raise ValueError("routes require an API key, but the gateway has no usage plans to hold them to")
+        self._usage_plans = usage_plans
         self.api = ApiStage(stage=stage, api_id=api_id, account_id=account_id, region=region)
         self.verbose = verbose
         self.routes = tuple(routes)
@@ -350,22 +381,28 @@ class LocalGateway:
         """The response, and the authorizer's output that the access log reads (also for a 403)."""
         if not route.authorized:
             return route.integration.respond(request, None), None
-        refusal, authorization = self._authorize(request, self._cache_ttl if route.authorizer_cached else 0)
+        refusal, authorization, usage_identifier_key = self._authorize(
+            request, self._cache_ttl if route.authorizer_cached else 0
+        )
+        if refusal is None and route.api_key_required:
+            assert self._usage_plans is not None  # checked when the gateway was made
+            refusal = self._usage_plans.admit(usage_identifier_key, route.usage_plan_scope)
         if refusal is not None:
             return _gateway_response(refusal), authorization
         return route.integration.respond(request, authorization), authorization
 
     def _authorize(
         self, request: GatewayRequest, cache_ttl: float
-    ) -> tuple[GatewayResponse | None, AuthorizerOutput | None]:
-        """(None, output) when the policy allows the request; else the gateway's refusal, with the output
-        of an authorizer that answered (API Gateway still fills `$context.authorizer.*` for a 403)."""
+    ) -> tuple[GatewayResponse | None, AuthorizerOutput | None, str | None]:
+        """(None, output, usage identifier key) when the policy allows the request; else the gateway's refusal,
+        with the output of an authorizer that answered (API Gateway still fills `$context.authorizer.*` for a
+        403)."""
         identity = [_identity_value(source, request.http) for source in AUTHORIZER_CACHE_IDENTITY_SOURCES]
         cache_key: tuple[str, ...] | None = None
         if cache_ttl > 0:
             # With caching on, API Gateway rejects a request missing an identity source itself.
             if not all(identity):
-                return UNAUTHORIZED, None
+                return UNAUTHORIZED, None, None
             cache_key = tuple(value for value in identity if value)
         authorization = self._cached(cache_key)
         latency_ms = 0
@@ -376,20 +413,20 @@ class LocalGateway:
                 returned = self._authorizer.invoke(event, self.api)
             except Exception as error:
                 if str(error) == "Unauthorized":
-                    return UNAUTHORIZED, None
+                    return UNAUTHORIZED, None, None
                 logger.exception("the authorizer failed")
-                return AUTHORIZER_FAILURE, None
+                return AUTHORIZER_FAILURE, None, None
             latency_ms = round((time.perf_counter() - started) * 1000)
             try:
                 authorization = _authorization(returned)
             except MalformedResponseError as error:
                 logger.error("the authorizer returned a malformed response: %s", error)
-                return AUTHORIZER_FAILURE, None
+                return AUTHORIZER_FAILURE, None, None
             self._remember(cache_key, authorization)
         output = AuthorizerOutput(authorization.principal_id, authorization.context, latency_ms)
         if not is_allowed(authorization.response, request.method_arn):
-            return ACCESS_DENIED, output
-        return None, output
+            return ACCESS_DENIED, output, None
+        return None, output, authorization.usage_identifier_key
 
     def _cached(self, key: tuple[str, ...] | None) -> _Authorization | None:
         if key is None:
@@ -435,7 +472,10 @@ def _authorization(returned: object) -> _Authorization:
         isinstance(key, str) and isinstance(value, str | int | float | bool) for key, value in context.items()
     ):
         raise MalformedResponseError("context must map names to strings, numbers or booleans")
-    return _Authorization(principal_id, dict(context), returned)
+    usage_identifier_key = returned.get("usageIdentifierKey")
+    if usage_identifier_key is not None and not isinstance(usage_identifier_key, str):
+        raise MalformedResponseError("usageIdentifierKey must be a string")
+    return _Authorization(principal_id, dict(context), returned, usage_identifier_key)
 
 
 def _once_sent(response: HttpResponse, sent: Callable[[], None]) -> HttpResponse:

@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from gatekey.domain.errors import StorageUnavailableError
 
 if TYPE_CHECKING:
+    from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_kms import KMSClient
@@ -48,9 +49,14 @@ def sqs_client() -> SQSClient:
     return boto3.client("sqs", config=_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def apigateway_client() -> APIGatewayClient:
+    return boto3.client("apigateway", config=_CONFIG)
+
+
 def reset_clients() -> None:
     """Forget the clients (the local runtime and tests call this after changing the endpoint)."""
-    for factory in (dynamodb_client, dynamodb_resource, kms_client, events_client, sqs_client):
+    for factory in (dynamodb_client, dynamodb_resource, kms_client, events_client, sqs_client, apigateway_client):
         factory.cache_clear()
 
 

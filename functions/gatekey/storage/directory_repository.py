@@ -27,6 +27,7 @@ from gatekey.storage.tables import (
     PURGE_ATTRIBUTE,
     USER_SORT_PREFIX,
     org_item_key,
+    quota_notice_item_key,
     sign_in_failures_item_key,
     user_email_item_key,
     user_item_key,
@@ -44,6 +45,7 @@ def _org_from_item(values: dict[str, Any]) -> Organisation:
         key_limit=values["key_limit"],
         created_at=from_iso(values["created_at"]),
         partner_id=values.get("partner_id"),
+        plan=values.get("plan"),
     )
 
 
@@ -99,6 +101,47 @@ class DirectoryRepository:
         if not item or ("deleted_at" in item and not including_deleted):
             return None
         return _org_from_item(plain(item))
+
+    def set_org_plan(self, org_id: str, plan: str) -> None:
+        with storage_errors():
+            try:
+                self._table.update_item(
+                    Key=org_item_key(org_id),
+                    UpdateExpression="SET #plan = :plan",
+                    ConditionExpression=_LIVE,
+                    ExpressionAttributeNames={"#plan": "plan"},
+                    ExpressionAttributeValues={":plan": plan},
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    raise NotFoundError("no such organisation") from error
+                raise
+
+    def all_orgs(self) -> Iterator[Organisation]:
+        """Every live org: a scan, for `gatekey plans sync` (never on a request's path)."""
+        scan: dict[str, Any] = {"FilterExpression": Attr("sk").eq("ORG") & Attr("deleted_at").not_exists()}
+        while True:
+            with storage_errors():
+                page = self._table.scan(**scan)
+            yield from (_org_from_item(plain(item)) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def claim_quota_notice(self, org_id: str, subject: str, period_start: datetime, keep_until: datetime) -> bool:
+        """One item per (subject, quota period) noticed exhausted, put once; TTL removes it after the period."""
+        item = {
+            **quota_notice_item_key(org_id, subject, period_start),
+            PURGE_ATTRIBUTE: int(keep_until.timestamp()),
+        }
+        with storage_errors():
+            try:
+                self._table.put_item(Item=item, ConditionExpression=Attr("pk").not_exists())
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    return False
+                raise
+        return True
 
     def list_partner_orgs(
         self, partner_id: str, limit: int, after: dict[str, str] | None

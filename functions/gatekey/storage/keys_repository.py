@@ -58,6 +58,7 @@ def key_to_item(key: ApiKey) -> dict[str, Any]:
         "previous_secret_hash": key.previous_secret_hash,
         "previous_sealed_secret": key.previous_sealed_secret,
         "previous_secret_valid_until": _optional_iso(key.previous_secret_valid_until),
+        "plan": key.plan,
         "expiry_notices_sent": list(key.expiry_notices_sent) or None,
         **_schedule_attributes(key),
         # A console session's item is deleted by DynamoDB's TTL a day after it lapses (reads check expiry anyway).
@@ -119,6 +120,7 @@ def key_from_item(item: dict[str, Any]) -> ApiKey:
         previous_secret_valid_until=moment("previous_secret_valid_until"),
         expiry_notices_sent=tuple(int(days) for days in item.get("expiry_notices_sent", [])),
         marked_expired=item["status"] == "expired",
+        plan=item.get("plan"),
     )
 
 
@@ -357,6 +359,24 @@ class KeysRepository:
         except BotoCoreError as error:
             raise StorageUnavailableError("storage is unavailable, try again") from error
         return True
+
+    def set_plan(self, key: ApiKey, plan: str | None) -> None:
+        """A plan of the key's own (DESIGN §13), or none; the authorizer reads it on its one read."""
+        update = "SET #plan = :plan" if plan else "REMOVE #plan"
+        values = {":plan": plan} if plan else {}
+        with storage_errors():
+            try:
+                self._table.update_item(
+                    Key={"key_id": key.key_id},
+                    UpdateExpression=update,
+                    ConditionExpression=Attr("org_id").eq(key.org_id) & Attr("status").ne("revoked"),
+                    ExpressionAttributeNames={"#plan": "plan"},
+                    **({"ExpressionAttributeValues": values} if values else {}),
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    raise NotFoundError("no such key in this organisation, or it is revoked") from error
+                raise
 
     def delete(self, key: ApiKey) -> None:
         """Remove a revoked key for good (its user or org is being deleted); the next request is 401."""

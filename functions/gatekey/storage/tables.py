@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -102,6 +103,12 @@ def org_item_key(org_id: str) -> dict[str, str]:
 
 def user_item_key(org_id: str, user_id: str) -> dict[str, str]:
     return {"pk": f"ORG#{org_id}", "sk": f"{USER_SORT_PREFIX}{user_id}"}
+
+
+def quota_notice_item_key(org_id: str, subject: str, period_start: datetime) -> dict[str, str]:
+    """The quota.exhausted notice of one API Gateway key's subject (the org, or a key with its own plan) for one
+    quota period: its existence is the notice having gone out."""
+    return {"pk": f"ORG#{org_id}", "sk": f"QUOTA#{subject}#{period_start.date().isoformat()}"}
 
 
 def sign_in_failures_item_key(org_id: str, email: str) -> dict[str, str]:

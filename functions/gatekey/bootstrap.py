@@ -38,9 +38,9 @@ def found_org(name: str, admin_email: str, admin_name: str) -> FoundedOrg:
     admin = User(
         user_id=new_id("usr"), org_id=org.org_id, email=admin_email, name=admin_name, role="admin", created_at=now
     )
+    org = services.plan_assignment().place_new_org(org)
     directory = services.directory()
     directory.create_org(org)
-    org = services.plan_assignment().start_org(org)
     directory.create_user(admin)
     founder = _founder(org.org_id, admin.user_id)
     everything = founder.permissions

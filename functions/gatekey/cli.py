@@ -489,7 +489,7 @@ def bootstrap(arguments: argparse.Namespace) -> int:
         return 2
     table_names = _configure_stage(stage, arguments.region, arguments.storage_endpoint)
     from gatekey.bootstrap import AlreadyBootstrappedError, bootstrap_stage, invite_admin
-    from gatekey.domain.errors import StorageUnavailableError
+    from gatekey.domain.errors import ConflictError, StorageUnavailableError
 
     try:
         missing = _missing_tables(list(table_names.values()))
@@ -510,6 +510,9 @@ def bootstrap(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    except ConflictError as error:  # plans the stage has no usage plans for (DESIGN §13)
+        print(f"gatekey: {error.message}", file=sys.stderr)
+        return 2
     except (BotoCoreError, ClientError, StorageUnavailableError) as error:
         cause = error.__cause__ if isinstance(error, StorageUnavailableError) and error.__cause__ else error
         print(

@@ -1,7 +1,8 @@
 """`gatekey plans`: the provider puts orgs and keys on plans (DESIGN §13), on a deployed stage or on `gatekey serve`.
 
 `assign` moves an org (or a key, which then counts on its own) to a plan, as `PUT /v1/orgs/{org_id}/plan` does for
-a partner; `sync` puts every org that has no plan yet on the default one (after plans are first deployed).
+a partner; `sync`, after plans are first deployed or changed, puts every org that has no plan (or a plan the
+configuration lost) on the default one, and every org's API Gateway key back into its plan's usage plans.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def assign(arguments: argparse.Namespace) -> int:
 
 
 def sync(arguments: argparse.Namespace) -> int:
-    """Every org without a plan goes on the default plan, with its API Gateway key (idempotent)."""
+    """Every org on a plan of the configuration, its API Gateway key in that plan's usage plans (idempotent)."""
 
     def act() -> str:
         from gatekey.api import services
@@ -41,10 +42,9 @@ def sync(arguments: argparse.Namespace) -> int:
         assignment = services.plan_assignment()
         if not assignment.enabled:
             return "the configuration has no plans: nothing to do"
-        started = [org.org_id for org in services.directory().all_orgs() if org.plan is None]
-        for org_id in started:
-            assignment.ensure_org(org_id)
-        return f"{len(started)} organisation(s) put on the default plan"
+        orgs = list(services.directory().all_orgs())
+        moved = sum(assignment.sync_org(org) for org in orgs)
+        return f"{len(orgs)} organisation(s) checked, {moved} put on the default plan"
 
     return _run(arguments, act)
 
@@ -114,8 +114,12 @@ def add_plans_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
     syncing = actions.add_parser(
         "sync",
-        help="put every organisation without a plan on the default plan",
-        description="Run once after the first deployment with plans: orgs made before it get the default plan.",
+        help="put every organisation on a plan of the configuration",
+        description=(
+            "Run after deploying plans for the first time, or after renaming or removing one: organisations without "
+            "a plan, or on a plan the configuration no longer has, go on the default plan, and every organisation's "
+            "API Gateway key is put back into its plan's usage plans."
+        ),
     )
     stage_options(syncing)
     syncing.set_defaults(run=sync)

@@ -16,9 +16,10 @@ from typing import Any
 import boto3
 import pytest
 
-from gatekey.configuration import active_configuration
+from gatekey.configuration import active_configuration, load_configuration
 from gatekey.domain.hashing import PEPPERED_PREFIX, SecretVerifier
 from gatekey.domain.permissions import render_permissions
+from gatekey.domain.plans import NO_PLANS, Plans, usage_key_name, usage_plan_names
 from gatekey.domain.tokens import parse_token
 from gatekey.local.embedded import LOCAL_CREDENTIALS
 from gatekey.settings import MANAGEMENT_API_URL_PARAMETER, STAGES, ssm_parameter_name
@@ -46,8 +47,13 @@ def aws(service: str, endpoint: str, region: str) -> Any:
     )
 
 
-def deploy_stage_storage(endpoint: str, stage: str, region: str) -> None:
-    """What `cdk deploy -c stage=<stage>` creates that bootstrapping uses: the stage's tables and key alias."""
+def deploy_stage_storage(endpoint: str, stage: str, region: str, plans: Plans = NO_PLANS) -> None:
+    """What `cdk deploy -c stage=<stage>` creates that bootstrapping uses: the stage's tables and key aliases, and
+    its plans' usage plans (named as the construct names them)."""
+    apigateway = aws("apigateway", endpoint, region)
+    for plan in plans.names():
+        for name in usage_plan_names(stage, plan):
+            apigateway.create_usage_plan(name=name)
     dynamodb = aws("dynamodb", endpoint, region)
     for table in ALL_TABLES:
         dynamodb.create_table(**table.create_table_arguments(table.physical_name(stage)))
@@ -330,11 +336,11 @@ def test_names_and_email_the_api_would_refuse_are_refused_before_anything_is_sto
 INVOICES_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "invoices" / "gatekey.toml"
 
 
-def test_with_the_providers_configuration_the_admin_key_holds_its_catalog(
+def test_with_the_providers_configuration_the_admin_key_holds_its_catalog_and_the_org_is_on_its_default_plan(
     storage_endpoint: str, run_bootstrap: RunBootstrap
 ) -> None:
     region = "ap-southeast-2"
-    deploy_stage_storage(storage_endpoint, "dev", region)
+    deploy_stage_storage(storage_endpoint, "dev", region, load_configuration(INVOICES_CONFIG).plans)
     result = run_bootstrap(
         "--stage=dev",
         "--org-name=Invoices",
@@ -348,6 +354,32 @@ def test_with_the_providers_configuration_the_admin_key_holds_its_catalog(
     permissions = admin_key["permissions"]
     assert permissions["invoices"] == "write" and permissions["customers"] == "read"
     assert "products" not in permissions  # the demo store's catalog is not the provider's
+    (org,) = [item for item in items(storage_endpoint, "dev", region, DIRECTORY_TABLE) if item["sk"] == "ORG"]
+    assert org["plan"] == "starter"
+    apigateway = aws("apigateway", storage_endpoint, region)
+    (api_key,) = apigateway.get_api_keys(nameQuery=usage_key_name("dev", org["org_id"]))["items"]
+    in_plans = {usage_plan["name"] for usage_plan in apigateway.get_usage_plans(keyId=api_key["id"])["items"]}
+    assert in_plans == set(usage_plan_names("dev", "starter"))
+
+
+def test_plans_the_stage_has_not_deployed_are_one_line_and_exit_2_before_anything_is_stored(
+    storage_endpoint: str, run_bootstrap: RunBootstrap
+) -> None:
+    region = "sa-east-1"
+    deploy_stage_storage(storage_endpoint, "dev", region)  # deployed before the configuration had plans
+    result = run_bootstrap(
+        "--stage=dev",
+        "--org-name=Invoices",
+        "--admin-email=ops@invoices.example",
+        f"--config={INVOICES_CONFIG}",
+        f"--region={region}",
+        f"--storage-endpoint={storage_endpoint}",
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "gatekey: the stage has no usage plan 'gatekey-dev-starter': deploy the configuration with this plan first\n"
+    )
+    assert items(storage_endpoint, "dev", region, DIRECTORY_TABLE) == []
 
 
 def test_a_bad_configuration_is_its_problem_lines_and_exit_2_before_anything_is_stored(

@@ -17,8 +17,10 @@ from botocore.exceptions import ClientError
 
 from gatekey.api import services
 from gatekey.configuration import CONFIG_FILE_ENV_VAR, active_configuration
+from gatekey.domain.directory import Organisation
 from gatekey.domain.errors import ConflictError, NotFoundError
 from gatekey.domain.events import EventPublisher
+from gatekey.domain.ids import new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
 from gatekey.domain.permissions import Level
 from gatekey.domain.plan_assignment import PlanAssignment
@@ -170,6 +172,44 @@ def test_a_new_org_starts_on_the_default_plan_and_moves(
     assert ApiGatewayUsagePlans.api_key_id(plans._identities, org.org_id) is None  # type: ignore[arg-type]
 
 
+def test_sync_puts_orgs_without_a_known_plan_on_the_default_and_every_orgs_key_back_in_its_usage_plans(
+    assignment: tuple[PlanAssignment, LocalUsageRecords, list[Any]],
+    directory: DirectoryRepository,
+    stage: str,
+) -> None:
+    plans, _, announced = assignment
+    usage_plans = ApiGatewayUsagePlans(stage, services.pepper())
+    now = datetime.now(UTC)
+    before_plans, on_a_removed_plan, on_pro = (
+        Organisation(org_id=new_id("org"), name=name, key_limit=5, created_at=now, plan=plan)
+        for name, plan in (("Old", None), ("Gold", "gold"), ("Pro", "pro"))
+    )
+    for org in (before_plans, on_a_removed_plan, on_pro):
+        directory.create_org(org)
+    pro_key = usage_plans.ensure(on_pro.org_id, "pro")
+    aws.apigateway_client().delete_usage_plan_key(
+        usagePlanId=aws.apigateway_client().get_usage_plans(keyId=pro_key)["items"][0]["id"], keyId=pro_key
+    )  # its key lost a usage plan: a stack replaced, say
+
+    assert [plans.sync_org(org) for org in (before_plans, on_a_removed_plan, on_pro)] == [True, True, False]
+    assert [directory.get_org(org.org_id).plan for org in (before_plans, on_a_removed_plan, on_pro)] == [  # type: ignore[union-attr]
+        "free",
+        "free",
+        "pro",
+    ]
+    assert usage_plans_of(pro_key) == {usage_plan_name(stage, "pro"), usage_plan_name(stage, "pro", GATEKEY_API)}
+    old_key = usage_plans.api_key_id(before_plans.org_id)
+    assert old_key and usage_plans_of(old_key) == {
+        usage_plan_name(stage, "free"),
+        usage_plan_name(stage, "free", GATEKEY_API),
+    }
+    # Only the org whose plan went away is told: the other had none to change from.
+    assert [(event.org_id, event.data["previous_plan"], event.data["plan"]) for event in announced] == [
+        (on_a_removed_plan.org_id, "gold", "free")
+    ]
+    assert [plans.sync_org(directory.get_org(on_pro.org_id)) for _ in range(2)] == [False, False]  # type: ignore[arg-type]
+
+
 def test_a_key_gets_a_plan_of_its_own_and_gives_it_back(
     assignment: tuple[PlanAssignment, LocalUsageRecords, list[Any]],
     lifecycle: KeyLifecycle,
@@ -207,9 +247,10 @@ def test_an_exhausted_quota_is_announced_once_per_period(
 
 @pytest.fixture
 def authorizer_with_plans(
-    storage_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lifecycle: KeyLifecycle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ModuleType]:
-    """The authorizer Lambda's module loaded afresh, as deployed with a configuration that has plans."""
+    """The authorizer Lambda's module loaded afresh, as deployed with a configuration that has plans. After
+    `lifecycle`: the keys are made by the services as they are (no plans here), whatever the test's order."""
     config = tmp_path / "gatekey.toml"
     config.write_text(PLANS_TOML)
     monkeypatch.setenv(CONFIG_FILE_ENV_VAR, str(config))

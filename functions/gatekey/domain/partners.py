@@ -50,8 +50,9 @@ class PartnerOrgs:
             created_at=self._clock(),
             partner_id=partner.org_id,
         )
+        org = self._plans.place_new_org(org)
         self._directory.create_org(org)
-        return self._plans.start_org(org)
+        return org
 
     def list_orgs(
         self, partner: Caller, limit: int, after: dict[str, str] | None

@@ -78,15 +78,37 @@ class PlanAssignment:
         """The org's plan: its own, or the default until it has one; None without plans."""
         return (org.plan or self._plans.default) if self.enabled else None
 
-    def start_org(self, org: Organisation) -> Organisation:
-        """Put a new org (or one from before plans were configured) on the default plan: its API Gateway key is made
-        and placed before the plan is recorded, so its keys' requests are counted from the first."""
+    def place_new_org(self, org: Organisation) -> Organisation:
+        """A new org, before it is stored, on the default plan: its API Gateway key is made and placed first, so its
+        keys' requests are counted from the first, and a stage whose usage plans are not deployed refuses the org
+        (409 plan_not_deployed) before anything of it is stored."""
         if not self.enabled or org.plan is not None:
             return org
         default = self._plan(self._plans.default or "")
         self._identities.ensure(org.org_id, default.name)
-        self._directory.set_org_plan(org.org_id, default.name)
         return replace(org, plan=default.name)
+
+    def start_org(self, org: Organisation) -> Organisation:
+        """Put a stored org from before plans were configured on the default plan, as `place_new_org` does."""
+        placed = self.place_new_org(org)
+        if placed.plan != org.plan and placed.plan is not None:
+            self._directory.set_org_plan(org.org_id, placed.plan)
+        return placed
+
+    def sync_org(self, org: Organisation) -> bool:
+        """`gatekey plans sync`, after the plans were deployed or changed: an org without a plan, or on one the
+        configuration no longer has, goes on the default plan; every org's API Gateway key is put (back) into its
+        plan's usage plans. Whether the org's plan changed."""
+        self._check_enabled()
+        if org.plan in self._plans:
+            self._identities.ensure(org.org_id, org.plan or "")
+            return False
+        default = self._plan(self._plans.default or "")
+        self._identities.ensure(org.org_id, default.name)
+        self._directory.set_org_plan(org.org_id, default.name)
+        if org.plan is not None:
+            self._announce_change(org.org_id, default.name, org.plan)
+        return True
 
     def ensure_org(self, org_id: str) -> None:
         """Before an org's key is made: the org is on a plan (one read when it is, as it nearly always is)."""

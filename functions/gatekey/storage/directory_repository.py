@@ -86,6 +86,7 @@ class DirectoryRepository:
             "created_at": to_iso(org.created_at),
             "created_sort": f"{to_iso(org.created_at)}#{org.org_id}",
             "partner_id": org.partner_id,
+            "plan": org.plan,
         }
         with storage_errors():
             self._table.put_item(

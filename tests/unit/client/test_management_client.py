@@ -36,6 +36,7 @@ def key_object(key_id: str = "key_7QqK3mZ1xR8vT2wY5nB0cD", **fields: Any) -> dic
         "recoverable": False,
         "rotation": None,
         "rotated_at": None,
+        "plan": None,
         **fields,
     }
 
@@ -263,6 +264,7 @@ def org_object(org_id: str = "org_widget", **fields: Any) -> dict[str, Any]:
         "key_limit": 25,
         "created_at": "2026-01-01T00:00:00.000Z",
         "partner_id": "org_demo",
+        "plan": None,
         **fields,
     }
 

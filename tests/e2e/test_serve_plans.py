@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from gatekey.domain.plans import usage_key_name
+from gatekey.storage import aws
 from tests.e2e.server import RunningGatekey, ok, run_gatekey, start_gatekey
 
 CONFIG = """
@@ -231,3 +233,38 @@ def test_unknown_plans_and_other_partners_orgs_are_refused(gatekey: RunningGatek
     member_view = customer.gatekey.client(customer.new_key("integration")["secret"])
     with member_view:
         assert member_view.get("/v1/usage").status_code == 403  # a main key without keys:write is no admin
+
+
+def api_gateway_keys() -> dict[str, str]:
+    """The embedded API Gateway's keys: name -> value."""
+    pages = aws.apigateway_client().get_paginator("get_api_keys").paginate(includeValues=True)
+    return {key["name"]: key["value"] for page in pages for key in page["items"]}
+
+
+def test_revoking_a_key_with_its_own_plan_or_deleting_an_org_removes_their_api_gateway_keys_whose_values_stay_secret(
+    gatekey: RunningGatekey, config: Path, storage_endpoint: str
+) -> None:
+    customer = customer_on(gatekey, "roomy", "Leaving")
+    apart = customer.new_key("apart")
+    assigned = run_gatekey(
+        "plans", "assign", "--key", apart["id"], "--plan", "capped", "--config", str(config),
+        "--storage-endpoint", storage_endpoint,
+    )  # fmt: skip
+    assert assigned.returncode == 0, assigned.stderr
+    org_key, own_key = usage_key_name("local", customer.org["id"]), usage_key_name("local", apart["id"])
+    values = api_gateway_keys()
+    secrets = (values[org_key], values[own_key])
+    assert statuses(gatekey, apart["secret"], 1) == [200]
+    with customer.admin() as admin:
+        shown = [
+            admin.get(f"/v1/keys/{apart['id']}").text,
+            admin.get("/v1/usage", params={"key_id": apart["id"]}).text,
+            admin.get("/v1/events").text,
+            admin.get("/v1/logs").text,
+        ]
+        ok(admin.delete(f"/v1/keys/{apart['id']}"))
+    assert not any(secret in text for secret in secrets for text in [*shown, assigned.stdout, assigned.stderr])
+    assert own_key not in api_gateway_keys() and org_key in api_gateway_keys()
+    with partner(gatekey) as client:
+        ok(client.delete(f"/v1/orgs/{customer.org['id']}"))
+    assert org_key not in api_gateway_keys()

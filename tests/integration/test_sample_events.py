@@ -86,7 +86,7 @@ def test_scheduler_sample_runs_the_schedule_as_of_its_time(storage_endpoint: str
     from gatekey.handlers import scheduler
 
     report = scheduler.lambda_handler(load("scheduler_scheduled_run.json"), lambda_context("sample"))
-    assert set(report) == {"rotated", "expiry_notices", "expired", "failed"}
+    assert set(report) == {"rotated", "expiry_notices", "expired", "quota_notices", "failed"}
     assert report["failed"] == 0
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from gatekey.configuration import DEFAULT_CONFIG_FILE
 from tests.e2e.server import RunningGatekey, ok, start_gatekey
 from tests.webhook_receiver import Receiver
 
@@ -23,9 +24,30 @@ SCHEMATHESIS = Path(sys.executable).parent / "st"
 PARTNER_PATHS = r"^/v1/orgs"
 
 
+# Roomy plans (DESIGN §13), so that PUT /v1/orgs/{org_id}/plan is fuzzed with the plans the document names.
+PLANS = """
+[plans.standard]
+rate = 1000
+burst = 1000
+
+[plans.metered]
+rate = 1000
+burst = 1000
+quota = { limit = 1000000, period = "month" }
+"""
+
+
 @pytest.fixture(scope="module")
 def gatekey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGatekey]:
     with start_gatekey(tmp_path_factory.mktemp("fuzzed")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def gatekey_with_plans(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGatekey]:
+    config = tmp_path_factory.mktemp("plans") / "gatekey.toml"
+    config.write_text(f'default_plan = "standard"\n{DEFAULT_CONFIG_FILE.read_text()}\n{PLANS}')
+    with start_gatekey(tmp_path_factory.mktemp("fuzzed-plans"), "--config", str(config)) as running:
         yield running
 
 
@@ -85,5 +107,7 @@ def test_schemathesis_finds_nothing_with_an_admins_key(gatekey: RunningGatekey, 
     )
 
 
-def test_schemathesis_finds_nothing_with_a_partner_key(gatekey: RunningGatekey) -> None:
+@pytest.mark.parametrize("server", ["gatekey", "gatekey_with_plans"])
+def test_schemathesis_finds_nothing_with_a_partner_key(server: str, request: pytest.FixtureRequest) -> None:
+    gatekey: RunningGatekey = request.getfixturevalue(server)
     _run_schemathesis(gatekey, gatekey.partner_token, "--include-path-regex", PARTNER_PATHS)

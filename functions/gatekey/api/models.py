@@ -542,7 +542,17 @@ class InvitationOut(BaseModel):
 
 # Plans (DESIGN §13)
 
-PlanName = Annotated[StrictStr, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+def _plan_schema(schema: dict[str, Any]) -> None:
+    """A plan's name as the deployment's configuration has them (none: any name, and the answer is 409)."""
+    names = active_configuration().plans.names()
+    if names:
+        schema["enum"] = names
+
+
+PlanName = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$", json_schema_extra=_plan_schema),
+]
 
 
 class PlanIn(RequestBody):

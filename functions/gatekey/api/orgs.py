@@ -79,7 +79,13 @@ def create_org_user_key(
 @router.put(
     "/orgs/<org_id>/plan",
     summary="Put one of this partner's organisations on a plan (DESIGN §13); its keys' next requests count there",
-    responses={200: {"description": "The organisation, on the plan (the plan it was on already changes nothing)"}},
+    responses={
+        200: {"description": "The organisation, on the plan (the plan it was on already changes nothing)"},
+        409: {
+            "description": "plans_unavailable: the deployment has no plans; plan_not_deployed: the stage has no "
+            "usage plan for it yet"
+        },
+    },
 )
 def set_org_plan(org_id: OrgId, body: Annotated[PlanIn, Body()]) -> OrgOut:
     org, _ = partner_orgs().set_plan(current_caller(router), org_id, body.plan)

@@ -16,7 +16,10 @@ router = Router()
 @router.get(
     "/usage",
     summary="The organisation's plan, limits, use in the current quota period and per day (admins)",
-    responses={404: {"description": "No such key in this organisation"}},
+    responses={
+        200: {"description": "The plan and its use; plan null when the deployment has no plans"},
+        404: {"description": "No such key in this organisation"},
+    },
 )
 def get_usage(
     key_id: Annotated[

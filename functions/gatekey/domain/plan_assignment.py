@@ -15,7 +15,7 @@ from typing import Protocol
 from gatekey.domain.api_keys import ApiKey, KeyStore
 from gatekey.domain.clock import utc_now
 from gatekey.domain.directory import Directory, Organisation
-from gatekey.domain.errors import InvalidRequestError, NotFoundError
+from gatekey.domain.errors import ConflictError, InvalidRequestError, NotFoundError
 from gatekey.domain.events import EventPublisher, new_event
 from gatekey.domain.ids import mention
 from gatekey.domain.key_lifecycle import Caller, admin_required, standing_of
@@ -259,7 +259,7 @@ class PlanAssignment:
 
     def _check_enabled(self) -> None:
         if not self.enabled:
-            raise InvalidRequestError(
+            raise ConflictError(
                 "this deployment has no plans: add [plans.<name>] tables and default_plan to its configuration",
                 code="plans_unavailable",
             )

@@ -7,6 +7,7 @@ test starts from fresh counts; the customer's keys then call the demo store.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -268,3 +269,20 @@ def test_revoking_a_key_with_its_own_plan_or_deleting_an_org_removes_their_api_g
     with partner(gatekey) as client:
         ok(client.delete(f"/v1/orgs/{customer.org['id']}"))
     assert org_key not in api_gateway_keys()
+
+
+def test_plans_sync_checks_every_org_and_a_bad_assignment_is_one_line(
+    gatekey: RunningGatekey, config: Path, storage_endpoint: str
+) -> None:
+    customer = customer_on(gatekey, "roomy", "Synced")
+    at_the_store = ("--config", str(config), "--storage-endpoint", storage_endpoint)
+    synced = run_gatekey("plans", "sync", *at_the_store)
+    assert synced.returncode == 0, synced.stderr
+    counts = re.fullmatch(r"(\d+) organisation\(s\) checked, (\d+) put on the default plan\n", synced.stdout)
+    assert counts, synced.stdout
+    checked, moved = counts.groups()
+    assert int(checked) >= 2 and moved == "0"  # the partner's org and the customer's, all on a plan already
+    unknown = run_gatekey("plans", "assign", "--org", "org_AAAAAAAAAAAAAAAAAAAAAA", "--plan", "tiny", *at_the_store)
+    assert (unknown.returncode, unknown.stderr) == (2, "gatekey: no organisation 'org_AAAAAAAAAAAAAAAAAAAAAA'\n")
+    no_plan = run_gatekey("plans", "assign", "--org", customer.org["id"], "--plan", "platinum", *at_the_store)
+    assert no_plan.returncode == 2 and no_plan.stderr.startswith("gatekey: plan: no plan of that name")

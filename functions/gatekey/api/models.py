@@ -542,6 +542,7 @@ class InvitationOut(BaseModel):
 
 # Plans (DESIGN §13)
 
+
 def _plan_schema(schema: dict[str, Any]) -> None:
     """A plan's name as the deployment's configuration has them (none: any name, and the answer is 409)."""
     names = active_configuration().plans.names()

@@ -223,6 +223,7 @@ def test_every_page_at_desktop_and_phone_width(console: Console, open_page: Open
         "key": (f"key.html?id={key['id']}", "catalog sync"),
         "users": ("users.html", "Users"),
         "logs": ("logs.html", "Request logs"),
+        "usage-without-plans": ("usage.html", "Usage"),
         "webhooks": ("webhooks.html", "Webhooks"),
         "events": ("events.html", "Events"),
     }
@@ -239,7 +240,7 @@ def test_every_page_at_desktop_and_phone_width(console: Console, open_page: Open
     expect(phone.get_by_role("dialog", name="Create key").get_by_label("Label", exact=True)).to_be_in_viewport()
     assert not unnamed_controls(phone)
     phone.screenshot(path=SCREENSHOTS / "keys-create-phone.png")
-    for link in ("Users", "Request logs", "Webhooks", "Events", "API keys"):
+    for link in ("Users", "Request logs", "Usage", "Webhooks", "Events", "API keys"):
         phone.keyboard.press("Escape")
         phone.get_by_role("navigation", name="Console").get_by_role("link", name=link).click()
         expect(phone.get_by_role("heading", name=link, exact=True)).to_be_visible()

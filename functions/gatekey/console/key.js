@@ -31,7 +31,7 @@ const buttons = {
 
 start(async () => {
   const me = await signedInPage();
-  const context = { me: me.user, users: me.isAdmin ? await usersById() : new Map() };
+  const context = { me: me.user, users: me.isAdmin ? await usersById() : new Map(), orgPlan: me.org.plan };
   if (!keyId) {
     showError(errorRegion, null);
     errorRegion.textContent = "No key was named. Choose one from the list of API keys.";
@@ -54,6 +54,9 @@ start(async () => {
     document.getElementById("edit-section").hidden = !active;
     document.getElementById("details-section").hidden = false;
     document.getElementById("logs-link").href = `logs.html?key_id=${encodeURIComponent(key.id)}`;
+    // Usage is for admins to read, and only a deployment with plans has any (its orgs are then on one).
+    document.getElementById("usage-link-line").hidden = !(me.isAdmin && (key.plan || me.org.plan));
+    document.getElementById("usage-link").href = `usage.html?key_id=${encodeURIComponent(key.id)}`;
     editForm.elements.label.value = key.label;
     showExpiry(editForm.elements.expires, key.expires_at);
     editForm.elements.ip_allowlist.value = key.ip_allowlist.join("\n");
@@ -190,6 +193,7 @@ function drawDetails(key, context) {
     ["Auth mode", key.auth_mode === "hmac" ? "HMAC-signed requests" : "Bearer"],
     ["Hint", h("code", {}, key.hint)],
     ["Permissions", permissionsText(key.permissions)],
+    ...planRow(key, context.orgPlan),
     ["Creator", creatorName(key.created_by, context)],
     ["Created", time(key.created_at)],
     ["Last used", time(key.last_used_at)],
@@ -207,6 +211,13 @@ function drawDetails(key, context) {
   document
     .getElementById("details")
     .replaceChildren(...rows.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+}
+
+// The plan the key's requests count against, when the deployment has plans: its own, or its organisation's.
+function planRow(key, orgPlan) {
+  if (key.plan) return [["Plan", `${key.plan} (its own)`]];
+  if (orgPlan) return [["Plan", `Organisation's plan (${orgPlan})`]];
+  return [];
 }
 
 function permissionsText(permissions) {

@@ -7,6 +7,7 @@ const PAGES = [
   { page: "keys", href: "index.html", title: "API keys" },
   { page: "users", href: "users.html", title: "Users" },
   { page: "logs", href: "logs.html", title: "Request logs" },
+  { page: "usage", href: "usage.html", title: "Usage" },
   { page: "webhooks", href: "webhooks.html", title: "Webhooks" },
   { page: "events", href: "events.html", title: "Events" },
 ];

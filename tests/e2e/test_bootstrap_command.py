@@ -365,7 +365,7 @@ def test_with_the_providers_configuration_the_admin_key_holds_its_catalog_and_th
 def test_plans_the_stage_has_not_deployed_are_one_line_and_exit_2_before_anything_is_stored(
     storage_endpoint: str, run_bootstrap: RunBootstrap
 ) -> None:
-    region = "sa-east-1"
+    region = "me-south-1"
     deploy_stage_storage(storage_endpoint, "dev", region)  # deployed before the configuration had plans
     result = run_bootstrap(
         "--stage=dev",

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from provider_app import AppRun, copy_example, install_gatekey_wheel, provider_environment, synth
+from provider_app import INVOICES_EXAMPLE, AppRun, copy_example, install_gatekey_wheel, provider_environment, synth
 from stack_synthesis import cfn_lint_errors, nag_errors
 
 from gatekey.access_log import access_log_format_string
 from gatekey.api_gateway import AUTHORIZER, GATEWAY_RESPONSES, LOG_INGEST, LambdaFunction
 from gatekey.cdk.bundling import CONFIGURATION_FILE_NAME
 from gatekey.configuration import CONFIG_FILE_ENV_VAR, ConfigurationError, load_configuration
+from gatekey.domain.plans import usage_plan_name
 from gatekey.settings import API_VERSION, STAGES, log_ingest_failure_queue_name
 
 STACK = "Invoices-dev"
@@ -133,6 +134,22 @@ def test_get_status_is_public_as_gatekey_toml_says(invoices: AppRun) -> None:
     status = invoices_methods(synthesized(invoices))[("GET", "/status")]
     assert status["AuthorizationType"] == "NONE"
     assert "AuthorizerId" not in status
+
+
+def test_gatekey_tomls_plans_limit_the_invoices_api_through_keys_the_authorizer_names(invoices: AppRun) -> None:
+    template = synthesized(invoices)
+    api_id = invoices_api_id(template)
+    assert template["Resources"][api_id]["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
+    methods = invoices_methods(template)
+    assert {route for route, method in methods.items() if method.get("ApiKeyRequired")} == PROTECTED
+    stage_id, _ = only(template, "AWS::ApiGateway::Stage", RestApiId={"Ref": api_id})
+    plans = load_configuration(INVOICES_EXAMPLE / "gatekey.toml").plans
+    for plan in plans.names():
+        _, usage_plan = only(template, "AWS::ApiGateway::UsagePlan", UsagePlanName=usage_plan_name("dev", plan))
+        assert [(stage["ApiId"], stage["Stage"]) for stage in usage_plan["ApiStages"]] == [
+            ({"Ref": api_id}, {"Ref": stage_id})
+        ]
+        assert usage_plan["Throttle"] == {"RateLimit": plans[plan].rate, "BurstLimit": plans[plan].burst}
 
 
 def test_the_stage_writes_gatekeys_access_log_to_a_group_that_feeds_log_ingest(invoices: AppRun) -> None:

@@ -1,6 +1,7 @@
 """`make bench`: the authorizer's costs, each measured side by side with its baseline in one run.
 
-- warm Bearer authorization per request ÷ one bare consistent GetItem on the same store (target ≤ 1.2)
+- warm Bearer authorization per request ÷ one bare consistent GetItem on the same store (target ≤ 1.2), without
+  plans and with them (DESIGN §13: the answer also names the org's API Gateway key, derived with no other read)
 - warm HMAC authorization per request (one read, one conditional nonce write, no KMS) ÷ the same GetItem
   (target ≤ 2.2); requests are signed beforehand, so only the authorizer's work is timed
 - what a wrong secret costs (DESIGN §3), each at every stage's key-secret cost, ÷ a warm accepted request at that
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
 import statistics
@@ -26,6 +28,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from gatekey.domain.hashing import Argon2Cost
@@ -68,6 +71,45 @@ def cold_seconds(script: str, **environment: str) -> float:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, env={**os.environ, **environment}
     ).stdout
     return float(output.strip().splitlines()[-1])
+
+
+PLANS = """
+[plans.standard]
+rate = 100
+burst = 200
+quota = { limit = 1000000, period = "month" }
+"""
+
+
+def authorizer_with_plans(directory: Path, deployed: ModuleType) -> ModuleType:
+    """The authorizer module loaded once more, as deployed with the demo store's configuration and a plan (in the
+    JSON form the construct ships)."""
+    from gatekey.configuration import (
+        CONFIG_FILE_ENV_VAR,
+        DEFAULT_CONFIG_FILE,
+        active_configuration,
+        load_configuration,
+    )
+
+    source = directory / "plans.toml"
+    source.write_text(f'default_plan = "standard"\n{DEFAULT_CONFIG_FILE.read_text()}\n{PLANS}')
+    shipped = directory / "plans.json"
+    shipped.write_text(load_configuration(source).to_json())
+    previous = os.environ.get(CONFIG_FILE_ENV_VAR)
+    os.environ[CONFIG_FILE_ENV_VAR] = str(shipped)
+    active_configuration.cache_clear()
+    try:
+        spec = importlib.util.spec_from_file_location("authorizer_with_plans", str(deployed.__file__))
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        if previous is None:
+            os.environ.pop(CONFIG_FILE_ENV_VAR)
+        else:
+            os.environ[CONFIG_FILE_ENV_VAR] = previous
+        active_configuration.cache_clear()
+    return module
 
 
 def shipped_configurations(directory: Path) -> dict[str, str]:
@@ -142,6 +184,15 @@ def measure(store: BenchStore) -> None:
     def authorize() -> object:
         return authorizer.lambda_handler(event, context)  # type: ignore[arg-type]
 
+    plans_directory = tempfile.TemporaryDirectory()
+    with_plans = authorizer_with_plans(Path(plans_directory.name), authorizer)
+
+    def authorize_with_plans() -> object:
+        return with_plans.lambda_handler(event, context)
+
+    answer = authorize_with_plans()
+    assert isinstance(answer, dict) and answer.get("usageIdentifierKey"), answer  # the plans are on
+
     def authorize_signed(pending: list[dict[str, Any]]) -> Callable[[], object]:
         def run() -> object:
             result = authorizer.lambda_handler(pending.pop(), context)  # type: ignore[arg-type]
@@ -156,11 +207,13 @@ def measure(store: BenchStore) -> None:
     warm_up = authorize_signed(signed_events(20))
     for _ in range(20):
         authorize()
+        authorize_with_plans()
         warm_up()
         bare_get_item()
-    authorizer_times, hmac_times, get_item_times = [], [], []
+    authorizer_times, plans_times, hmac_times, get_item_times = [], [], [], []
     for _ in range(ROUNDS):  # interleaved, so drift in the machine's load hits all alike
         authorizer_times.append(per_call_seconds(authorize, PER_ROUND))
+        plans_times.append(per_call_seconds(authorize_with_plans, PER_ROUND))
         hmac_times.append(per_call_seconds(authorize_signed(signed_events(PER_ROUND)), PER_ROUND))
         get_item_times.append(per_call_seconds(bare_get_item, PER_ROUND))
     wrong_secret_ratios = {
@@ -171,7 +224,9 @@ def measure(store: BenchStore) -> None:
     former = wrong_secret_costs(store, authorizer, context, FORMER_PROD_KEY_SECRET_COST)
     sys.stdout.close()
     sys.stdout = terminal
+    plans_directory.cleanup()
     warm_authorizer = statistics.median(authorizer_times)
+    warm_with_plans = statistics.median(plans_times)
     warm_hmac = statistics.median(hmac_times)
     warm_get_item = statistics.median(get_item_times)
 
@@ -198,6 +253,8 @@ def measure(store: BenchStore) -> None:
     print(f"  warm Bearer authorization    {warm_authorizer * 1000:8.3f} ms/request   (median of {ROUNDS} rounds)")
     print(f"  bare GetItem, same store     {warm_get_item * 1000:8.3f} ms/request")
     print(f"  ratio                        {warm_ratio:8.2f}   (target <= 1.2)")
+    print(f"  warm Bearer, with plans      {warm_with_plans * 1000:8.3f} ms/request   (median of {ROUNDS} rounds)")
+    print(f"  ratio                        {warm_with_plans / warm_get_item:8.2f}   (target <= 1.2)")
     print(f"  warm HMAC authorization      {warm_hmac * 1000:8.3f} ms/request   (median of {ROUNDS} rounds)")
     print(f"  ratio to the bare GetItem    {warm_hmac / warm_get_item:8.2f}   (target <= 2.2)")
     print("  what a wrong secret costs, each ÷ a warm accepted request at the same stage's key-secret cost")

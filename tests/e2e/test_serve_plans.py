@@ -8,6 +8,8 @@ test starts from fresh counts; the customer's keys then call the demo store.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ import httpx
 import pytest
 
 from gatekey.domain.plans import usage_key_name
-from gatekey.local.embedded import LOCAL_CREDENTIALS, LOCAL_REGION, EmbeddedAws
+from gatekey.local.embedded import LOCAL_CREDENTIALS, LOCAL_REGION
 from tests.e2e.server import RunningGatekey, ok, run_gatekey, start_gatekey
 
 CONFIG = """
@@ -50,13 +52,30 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# moto keeps its data per process, so a store of this module's own runs in a process of its own.
+STORE_PROCESS = """
+import sys
+from gatekey.local.embedded import EmbeddedAws
+store = EmbeddedAws()
+print(store.start(), flush=True)
+sys.stdin.read()  # until the test closes it
+store.stop()
+"""
+
+
 @pytest.fixture(scope="module")
 def storage_endpoint() -> Iterator[str]:
     """A store of this module's own (moto's server, as `gatekey serve` embeds it): `gatekey plans sync` changes every
     org of the stage, which must be this module's alone."""
-    embedded = EmbeddedAws()
-    yield embedded.start()
-    embedded.stop()
+    store = subprocess.Popen(
+        [sys.executable, "-c", STORE_PROCESS], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert store.stdout and store.stdin
+    try:
+        yield store.stdout.readline().strip()
+    finally:
+        store.stdin.close()
+        store.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")

@@ -550,10 +550,8 @@ def _plan_schema(schema: dict[str, Any]) -> None:
         schema["enum"] = names
 
 
-PlanName = Annotated[
-    StrictStr,
-    Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$", json_schema_extra=_plan_schema),
-]
+# The deployment's plan names are the schema (an enum); without plans any name is answered 409 plans_unavailable.
+PlanName = Annotated[StrictStr, Field(min_length=1, max_length=40, json_schema_extra=_plan_schema)]
 
 
 class PlanIn(RequestBody):

@@ -28,7 +28,7 @@ class UsageIdentities(Protocol):
     """API Gateway keys and their usage plans (storage/usage_plans.py)."""
 
     def ensure(self, subject: str, plan: str) -> str:
-        """`subject`'s API Gateway key, created if missing, in `plan`'s usage plan and no other; its id."""
+        """`subject`'s API Gateway key, created if missing, in `plan`'s usage plans and no other; its id."""
 
     def remove(self, subject: str) -> None: ...
 

@@ -1,8 +1,9 @@
 """API Gateway's usage plans and API keys (DESIGN §13): what the plans of orgs and keys are made of.
 
-The construct creates one usage plan per plan, named `usage_plan_name(stage, plan)`; this module finds them by
-name, gives each org (and each key with a plan of its own) an API Gateway key whose value is derived from its id
-(domain/plans.py), puts that key in exactly one usage plan, and reads API Gateway's usage data.
+The construct creates two usage plans per plan (the protected APIs', Gatekey's own API's), named by
+`usage_plan_name`; this module finds them by name, gives each org (and each key with a plan of its own) an API
+Gateway key whose value is derived from its id (domain/plans.py), puts that key in its plan's two usage plans and
+no other, and reads API Gateway's usage data.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ class ApiGatewayUsagePlans:
         with storage_errors():
             key_id = self._find(subject) or self._create(subject)
             current = {usage_plan["id"] for usage_plan in client.get_usage_plans(keyId=key_id).get("items", [])}
-            # A key may be in one usage plan per API stage, and every plan covers the same stages: out of the old
-            # first (requests in between are refused for a moment), then into the new.
+            # A key may be in one usage plan per API stage, and every plan's pair covers the same stages: out of the
+            # old first (requests in between are refused for a moment), then into the new.
             for other in current - targets:
                 client.delete_usage_plan_key(usagePlanId=other, keyId=key_id)
             for target in targets - current:

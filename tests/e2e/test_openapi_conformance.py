@@ -44,6 +44,14 @@ def gatekey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGatekey
 
 
 @pytest.fixture(scope="module")
+def gatekey_for_partners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGatekey]:
+    """A server of its own for the partner's run: what the admin's run left behind (hundreds of keys, users and
+    webhooks, keys with rotations due) is not the partner's to wade through."""
+    with start_gatekey(tmp_path_factory.mktemp("fuzzed-partner")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def gatekey_with_plans(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGatekey]:
     config = tmp_path_factory.mktemp("plans") / "gatekey.toml"
     config.write_text(f'default_plan = "standard"\n{DEFAULT_CONFIG_FILE.read_text()}\n{PLANS}')
@@ -107,7 +115,7 @@ def test_schemathesis_finds_nothing_with_an_admins_key(gatekey: RunningGatekey, 
     )
 
 
-@pytest.mark.parametrize("server", ["gatekey", "gatekey_with_plans"])
+@pytest.mark.parametrize("server", ["gatekey_for_partners", "gatekey_with_plans"])
 def test_schemathesis_finds_nothing_with_a_partner_key(server: str, request: pytest.FixtureRequest) -> None:
     gatekey: RunningGatekey = request.getfixturevalue(server)
     _run_schemathesis(gatekey, gatekey.partner_token, "--include-path-regex", PARTNER_PATHS)

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 LOCAL_REGION = "us-east-1"
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
+# The embedded store may be busy for seconds on a loaded machine where DynamoDB never is (storage/aws.py).
+LOCAL_READ_TIMEOUT_SECONDS = 30
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "gatekey-local", "AWS_SECRET_ACCESS_KEY": "gatekey-local"}
 
 
@@ -77,6 +79,7 @@ def point_at_storage(endpoint_url: str, table_names: Mapping[str, str]) -> None:
     for name, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(name, value)
     os.environ.update(table_names)
+    os.environ.setdefault(aws.READ_TIMEOUT_ENV_VAR, str(LOCAL_READ_TIMEOUT_SECONDS))
     aws.reset_clients()
 
 

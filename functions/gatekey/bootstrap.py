@@ -69,7 +69,7 @@ def _founder(org_id: str, admin_user_id: str) -> Caller:
 
 def invite_admin(founded: FoundedOrg) -> Invitation:
     """The founding admin's invitation to the console (a deployed stage's first admin sets a password there)."""
-    return services.console_access().invite(_founder(founded.org.org_id, founded.admin.user_id), founded.admin.user_id)
+    return services.console_access().invite_as_operator(founded.admin)
 
 
 def give_admin_password(founded: FoundedOrg, password: str) -> None:

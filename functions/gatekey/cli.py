@@ -533,8 +533,9 @@ def bootstrap(arguments: argparse.Namespace) -> int:
         print(f"                 {invitation.url}")
     else:
         print(
-            f"  console:       no console URL (pass --console-url): invite {founded.admin.email} with the admin "
-            f"token, POST /v1/users/{founded.admin.user_id}/invitation"
+            f"  console:       no console URL (pass --console-url): a main key never invites, so give "
+            f"{founded.admin.email} a personal key with the admin token (POST /v1/keys, type personal, user_id "
+            f"{founded.admin.user_id}) and invite them with it: POST /v1/users/{founded.admin.user_id}/invitation"
         )
     print("Gatekey keeps only the tokens' hashes: they cannot be shown again.")
     return 0

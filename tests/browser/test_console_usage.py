@@ -135,7 +135,7 @@ def test_a_keys_page_names_its_plan_and_links_to_the_usage_it_counts_in(
 def test_a_member_is_told_plainly_that_usage_is_for_admins(console_with_plans: Console, open_page: OpenPage) -> None:
     console = console_with_plans
     email, password = "ole@demo-store.example", "a member's long password"
-    with console.gatekey.admin() as admin:
+    with console.gatekey.admin_person() as admin:
         user = ok(admin.post("/v1/users", json={"email": email, "name": "Ole", "role": "member"}), 201)
         invitation = ok(admin.post(f"/v1/users/{user['id']}/invitation"), 201)
         token = invitation["invitation_url"].split("#token=", 1)[1]

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 GATEKEY = Path(sys.executable).parent / "gatekey"
+ADMIN_EMAIL = "admin@demo-store.example"  # the admin `gatekey serve` founds "Demo Store" with
 
 
 def free_port() -> int:
@@ -39,6 +40,24 @@ class RunningGatekey:
     partner_token: str
     process: subprocess.Popen[str]
     admin_password: str = ""  # the founding admin's console password (`--admin-password-file`)
+    _admin_personal_token: str = ""
+
+    def admin_person(self) -> httpx.Client:
+        """The founding admin in person: their personal key, holding what the admin main key holds. Only a person
+        who is an admin invites (DESIGN §12); a main key never does."""
+        if not self._admin_personal_token:
+            with self.admin() as admin:
+                held = ok(admin.get("/v1/me"))["key"]["permissions"]
+                users = ok(admin.get("/v1/users", params={"limit": 200}))["data"]
+                (founder,) = [user for user in users if user["email"] == ADMIN_EMAIL]
+                body = {
+                    "label": "the founding admin",
+                    "type": "personal",
+                    "user_id": founder["id"],
+                    "permissions": held,
+                }
+                self._admin_personal_token = ok(admin.post("/v1/keys", json=body), 201)["secret"]
+        return self.client(self._admin_personal_token)
 
     def client(self, token: str | None = None, **headers: str) -> httpx.Client:
         if token:

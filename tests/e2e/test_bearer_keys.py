@@ -148,7 +148,8 @@ def test_nobody_grants_more_than_they_hold(gatekey: RunningGatekey) -> None:
     with gatekey.client(manager["secret"]) as client:
         escalation = client.post("/v1/keys", json={"label": "x", "permissions": {"products": "write"}})
         assert escalation.status_code == 403
-        assert escalation.json()["error"]["code"] == "permission_exceeds_caller"
+        assert escalation.json()["error"]["code"] == "insufficient_authority"
+        assert "products:write" in escalation.json()["error"]["message"]
         assert client.post("/v1/keys", json={"label": "x", "permissions": {"products": "read"}}).status_code == 201
 
 

@@ -50,7 +50,7 @@ def admin_session(gatekey: RunningGatekey, org_id: str) -> str:
 
 
 def invite(gatekey: RunningGatekey, user_id: str) -> dict[str, Any]:
-    with gatekey.admin() as admin:
+    with gatekey.admin_person() as admin:
         return ok(admin.post(f"/v1/users/{user_id}/invitation"), 201)
 
 

@@ -11,7 +11,7 @@ import pytest
 from gatekey.api import services
 from gatekey.configuration import active_configuration
 from gatekey.domain.clock import utc_now
-from gatekey.domain.console_access import session_permissions
+from gatekey.domain.console_access import person_authority, session_permissions
 from gatekey.domain.directory import Organisation, User
 from gatekey.domain.ids import new_id
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
@@ -38,7 +38,12 @@ def person(directory: DirectoryRepository, org: Organisation) -> User:
 @pytest.fixture
 def session(lifecycle: KeyLifecycle, person: User) -> str:
     permissions = session_permissions(person, active_configuration().catalog)
-    _, token = lifecycle.create_session(person, permissions, expires_at=utc_now() + timedelta(hours=12))
+    _, token = lifecycle.create_session(
+        person_authority(person, active_configuration().catalog),
+        person,
+        permissions,
+        expires_at=utc_now() + timedelta(hours=12),
+    )
     return token.value
 
 
@@ -122,5 +127,10 @@ def test_a_signed_out_session_is_401(authorizer: Any, session: str, lifecycle: K
 
 def test_a_lapsed_session_is_401(authorizer: Any, lifecycle: KeyLifecycle, person: User) -> None:
     permissions = session_permissions(person, active_configuration().catalog)
-    _, token = lifecycle.create_session(person, permissions, expires_at=utc_now() - timedelta(seconds=1))
+    _, token = lifecycle.create_session(
+        person_authority(person, active_configuration().catalog),
+        person,
+        permissions,
+        expires_at=utc_now() - timedelta(seconds=1),
+    )
     assert invoke(authorizer, console_event(f"gatekey_session={token.value}", path="/v1/keys")) == "Unauthorized"

@@ -31,8 +31,8 @@ IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # printable ASCII, no spaces
 _VALID_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 ProxyResponse = dict[str, Any]
-# Reply fields holding something shown only once: an API key's token, a connection token.
-SECRET_FIELDS = ("secret", "connection_token")
+# Reply fields holding something shown only once: an API key's token, a connection token, an invitation link.
+SECRET_FIELDS = ("secret", "connection_token", "invitation_url")
 
 
 class _RetryableFailure(Exception):

@@ -86,7 +86,12 @@ def sign_out() -> Response[str]:
 @router.post(
     "/users/<user_id>/invitation",
     summary="Invite a user to the console: a one-time link, valid 7 days, where they set a password (admins only)",
-    responses={201: {"description": "The link, shown once; `user.invited` carries it to webhooks"}},
+    responses={
+        201: {
+            "description": "The link, shown once, to the inviting admin only (and sealed on the deployment's own "
+            "event bus for the provider's mailer; never to a webhook)"
+        },
+    },
 )
 def invite_user(user_id: Annotated[str, Path(description="The user's id, `usr_…`")]) -> tuple[InvitationOut, int]:
     invitation = console_access().invite(current_caller(router), user_id)

@@ -18,7 +18,8 @@ from typing import Protocol
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from gatekey.domain.api_keys import ApiKey
-from gatekey.domain.clock import utc_now
+from gatekey.domain.authority import Authority, InsufficientAuthorityError, require_cover
+from gatekey.domain.clock import to_iso, utc_now
 from gatekey.domain.directory import Directory, Organisation, User
 from gatekey.domain.errors import (
     ConflictError,
@@ -30,7 +31,7 @@ from gatekey.domain.errors import (
 from gatekey.domain.events import EventPublisher, new_event
 from gatekey.domain.hashing import Argon2Cost
 from gatekey.domain.ids import is_id, mention
-from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, admin_required, standing_of
+from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, authority_of, is_person_admin
 from gatekey.domain.permissions import Catalog, Level, Permissions
 from gatekey.domain.tokens import Token
 from gatekey.domain.views import user_view
@@ -100,6 +101,12 @@ def session_permissions(user: User, catalog: Catalog) -> Permissions:
     return {**provider, "keys": Level.WRITE, "users": Level.READ, "logs": Level.READ, "events": Level.READ}
 
 
+def person_authority(user: User, catalog: Catalog) -> Authority:
+    """What a person may do through the console: their role's standing and session permissions. An invitation for
+    them, and a session of theirs, carry exactly this (DESIGN §5)."""
+    return Authority(user.org_id, user.role, session_permissions(user, catalog))
+
+
 def invitation_token(org_id: str, user_id: str, secret: str) -> str:
     return f"{org_id}.{user_id}.{secret}"
 
@@ -151,7 +158,9 @@ class ConsoleAccess:
             raise sign_in_refused()
         self._throttle.clear(org_id, email.lower())
         expires_at = now + SESSION_LIFETIME
-        key, token = self._keys.create_session(user, session_permissions(user, self._catalog), expires_at=expires_at)
+        key, token = self._keys.create_session(
+            person_authority(user, self._catalog), user, session_permissions(user, self._catalog), expires_at=expires_at
+        )
         return Session(key, token, user, org, expires_at)
 
     def sign_out(self, caller: Caller) -> None:
@@ -161,22 +170,37 @@ class ConsoleAccess:
         self._keys.end_session(caller)
 
     def invite(self, caller: Caller, user_id: str) -> Invitation:
-        """A one-time link (7 days) where the user sets a password; announced with the link as a secret field, so
-        a provider's webhook can email it. A new invitation replaces the user's previous one."""
+        """A one-time link (7 days) where the user sets a password, for the inviting admin only (DESIGN §12): only a
+        person who is an admin invites, and only people their own authority covers. A new invitation replaces the
+        user's previous one; their password, if they have one, stays until the link is used."""
         user = self._directory.get_user(caller.org_id, user_id)
         if user is None:
             raise NotFoundError(f"no {mention('user', user_id, 'usr')} in this organisation")
-        if standing_of(caller, self._directory) != "admin":
-            raise admin_required("invite users")
+        if not is_person_admin(caller, self._directory):
+            raise InsufficientAuthorityError(
+                "only a person who is an admin invites: sign in to the console as an admin, or use an admin's "
+                "personal key (a main key never invites)",
+                lacking=("an admin's console session or personal key",),
+            )
+        return self._invite(authority_of(caller, self._directory), user)
+
+    def invite_as_operator(self, user: User) -> Invitation:
+        """The provider's operator invites (`gatekey bootstrap`'s first admin): the operator covers everyone."""
+        return self._invite(Authority.operator(), user)
+
+    def _invite(self, inviter: Authority, user: User) -> Invitation:
+        require_cover(inviter, person_authority(user, self._catalog), f"an invitation for '{user.user_id}'")
         now = self._clock()
         token = invitation_token(user.org_id, user.user_id, secrets.token_urlsafe(32))
         expires_at = now + INVITATION_LIFETIME
         self._passwords.set_invitation(user.org_id, user.user_id, _token_sha256(token), expires_at)
         url = f"{self._console_url}{INVITATION_PAGE}#token={token}"
+        # The link travels sealed on the deployment's own bus (the provider's mailer unseals it), never to a webhook
+        # or the events answer: an invitation is a credential, and those are tenant-controlled (DESIGN §5, §12).
         event = new_event(
             "user.invited",
             user.org_id,
-            {**user_view(user), "invitation_expires_at": expires_at.isoformat()},
+            {**user_view(user), "invitation_expires_at": to_iso(expires_at)},
             now,
             secrets={"invitation_url": url},
         )

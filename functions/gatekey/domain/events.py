@@ -2,7 +2,9 @@
 
 An event's secret fields (connection.created's `connection_token`) are sealed with KMS before the event
 leaves the process: the journal behind `GET /v1/events` and the EventBridge bus only ever hold the
-ciphertext, and only webhook delivery unseals it, to put it in the signed POST.
+ciphertext, and only webhook delivery unseals it, to put it in the signed POST. A credential (user.invited's
+`invitation_url`) is for the deployment's own bus only: sealed there for the provider's mailer, never journaled,
+never delivered to a webhook (DESIGN §5: no tenant-controlled destination receives a credential).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ EventType = Literal[
     "quota.exhausted",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
+# Secret fields that only the deployment's own bus carries (sealed, for the provider's mailer to unseal with KMS
+# under `event_secret_context`): the journal drops them and webhook delivery never reveals them.
+BUS_ONLY_SECRETS = frozenset({"invitation_url"})
 EVERY_EVENT_TYPE = "*"  # a webhook subscribed to this gets every type, present and future
 
 
@@ -159,7 +164,8 @@ class EventPublisher:
             secrets={},
             sealed={name: self._sealer.seal(value, context) for name, value in event.secrets.items()},
         )
-        self._journal.record(sealed, sealed.created_at + self._retention)
+        journaled = replace(sealed, sealed={k: v for k, v in sealed.sealed.items() if k not in BUS_ONLY_SECRETS})
+        self._journal.record(journaled, sealed.created_at + self._retention)
         self._bus.put(sealed)
 
     def announce(self, event: DomainEvent) -> None:
@@ -172,9 +178,10 @@ class EventPublisher:
 
 
 def reveal_secrets(event: DomainEvent, sealer: Sealer) -> dict[str, str]:
-    """The plaintext of an event's sealed fields, for the one place that sends them: webhook delivery."""
+    """The plaintext of an event's sealed fields for the one place that sends them, webhook delivery: never the
+    bus-only ones, which no webhook receives."""
     context = event_secret_context(event)
-    return {name: sealer.unseal(value, context) for name, value in event.sealed.items()}
+    return {name: sealer.unseal(value, context) for name, value in event.sealed.items() if name not in BUS_ONLY_SECRETS}
 
 
 class EventHistory:

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Protocol
 
 from gatekey.domain.api_keys import ApiKey, AuthMode, KeyFilter, KeyStore, KeyType, RotationPolicy, SecretVault
+from gatekey.domain.authority import Authority, Standing, require_cover
 from gatekey.domain.clock import utc_now
 from gatekey.domain.directory import Directory, User
 from gatekey.domain.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from gatekey.domain.events import EventPublisher, EventType, new_event
 from gatekey.domain.hashing import SecretVerifier
 from gatekey.domain.ids import mention
-from gatekey.domain.permissions import Catalog, Level, Permissions, exceeding, grants
+from gatekey.domain.permissions import Catalog, Level, Permissions, grants
 from gatekey.domain.tokens import Token, display_hint, new_token
 from gatekey.domain.views import key_view
 
@@ -33,12 +34,6 @@ class Caller:
     connection_id: str | None = None  # the connection the request's X-Connection-Token opened, if any
 
 
-# What a calling key may do beyond its permissions (DESIGN §6): an admin (an admin user's personal key, or a
-# main key holding keys:write) manages every key of the org; an integration (any other main key) sees the
-# org's personal keys; a member's personal key sees only its user's keys; a partner key only its orgs.
-Standing = Literal["admin", "integration", "member", "partner"]
-
-
 class PlanHooks(Protocol):
     """What keys' lives mean for plans (domain/plan_assignment.py)."""
 
@@ -49,14 +44,40 @@ class PlanHooks(Protocol):
         """A revoked or deleted key with a plan of its own loses its API Gateway key."""
 
 
-def standing_of(caller: Caller, directory: Directory) -> Standing:
+# What a key may do beyond its permissions (DESIGN §6): an admin (an admin user's personal key or session, or a
+# main key holding keys:write) manages every key of the org; an integration (any other main key) sees the
+# org's personal keys; a member's personal key or session sees only its user's keys; a partner key only its orgs.
+def _standing(
+    key_type: str, org_id: str, user_id: str | None, permissions: Permissions, directory: Directory
+) -> Standing:
     """A personal key's or a console session's standing is its user's role."""
-    if caller.key_type == "partner":
+    if key_type == "partner":
         return "partner"
-    if caller.key_type == "main":
-        return "admin" if grants(caller.permissions, "keys", Level.WRITE) else "integration"
-    user = directory.get_user(caller.org_id, caller.user_id) if caller.user_id else None
+    if key_type == "main":
+        return "admin" if grants(permissions, "keys", Level.WRITE) else "integration"
+    user = directory.get_user(org_id, user_id) if user_id else None
     return "admin" if user is not None and user.role == "admin" else "member"
+
+
+def standing_of(caller: Caller, directory: Directory) -> Standing:
+    return _standing(caller.key_type, caller.org_id, caller.user_id, caller.permissions, directory)
+
+
+def authority_of(caller: Caller, directory: Directory) -> Authority:
+    """The calling key's authority (DESIGN §5): its org, its standing, its permissions."""
+    return Authority(caller.org_id, standing_of(caller, directory), caller.permissions)
+
+
+def key_authority(key: ApiKey, directory: Directory) -> Authority:
+    """The authority a key's token carries: what whoever holds it may do."""
+    return Authority(
+        key.org_id, _standing(key.type, key.org_id, key.user_id, key.permissions, directory), key.permissions
+    )
+
+
+def is_person_admin(caller: Caller, directory: Directory) -> bool:
+    """An admin acting as a person: their console session or their personal key (never a main key)."""
+    return caller.key_type in ("session", "personal") and standing_of(caller, directory) == "admin"
 
 
 def admin_required(action: str) -> ForbiddenError:
@@ -147,19 +168,35 @@ class KeyLifecycle:
                     raise NotFoundError(f"no {mention('user', user_id, 'usr')} in this organisation")
                 if standing != "admin":
                     raise admin_required("create keys for other users")
-        self._check_grantable(caller, request.permissions or {})
-        return self._mint(caller.org_id, replace(request, user_id=user_id), created_by=caller.user_id or caller.key_id)
+        request = replace(request, user_id=user_id)
+        self._require_cover(authority_of(caller, self._directory), caller.org_id, request, "the new key")
+        return self._mint(caller.org_id, request, created_by=caller.user_id or caller.key_id)
 
-    def create_for_customer(self, org_id: str, user_id: str, request: NewKey, created_by: str) -> tuple[ApiKey, Token]:
-        """A personal key a partner mints for a user of an org it created (the partner checked that): it may grant
-        anything of the catalog but the partner-only resources, which it holds, for it owns those orgs."""
-        permissions = request.permissions or {}
-        self._check_grantable_from(permissions, self._catalog.everything())
-        return self._mint(org_id, replace(request, type="personal", user_id=user_id), created_by=created_by)
+    def create_for_customer(
+        self, partner: Caller, org_id: str, user_id: str, request: NewKey, created_by: str
+    ) -> tuple[ApiKey, Token]:
+        """A personal key a partner mints for a user of an org it created (the partner checked that): in those orgs
+        it stands as their admin, holding the catalog, so it may grant anything but the partner-only resources."""
+        request = replace(request, type="personal", user_id=user_id)
+        holder = authority_of(partner, self._directory).over_customer_org(org_id, self._catalog.everything())
+        self._require_cover(holder, org_id, request, "the new key")
+        return self._mint(org_id, request, created_by=created_by)
 
-    def create_session(self, user: User, permissions: Permissions, *, expires_at: datetime) -> tuple[ApiKey, Token]:
+    def _require_cover(self, holder: Authority, org_id: str, request: NewKey, what: str) -> None:
+        minted = Authority(
+            org_id,
+            _standing(request.type, org_id, request.user_id, request.permissions or {}, self._directory),
+            request.permissions or {},
+        )
+        require_cover(holder, minted, what)
+
+    def create_session(
+        self, person: Authority, user: User, permissions: Permissions, *, expires_at: datetime
+    ) -> tuple[ApiKey, Token]:
         """A console session of `user`: a bearer key of theirs that no listing shows, outside the org's key limit,
-        announced nowhere; it lapses at `expires_at` and is never rotated, revealed or edited."""
+        announced nowhere; it lapses at `expires_at` and is never rotated, revealed or edited. `person` is what
+        the signed-in person may do: the session never carries more."""
+        require_cover(person, Authority(user.org_id, person.standing, permissions), "the console session")
         now = self._clock()
         if self._plans:
             self._plans.ensure_org(user.org_id)
@@ -295,10 +332,8 @@ class KeyLifecycle:
     def update(self, caller: Caller, key_id: str, changes: KeyChanges) -> ApiKey:
         key = self._active_key(caller, key_id)
         now = self._clock()
-        if changes.permissions is not None:
-            if key.type == "partner":
-                raise ConflictError("a partner key's permissions cannot be changed", code="partner_key_fixed")
-            self._check_grantable(caller, changes.permissions)
+        if changes.permissions is not None and key.type == "partner":
+            raise ConflictError("a partner key's permissions cannot be changed", code="partner_key_fixed")
         if changes.expires_at is not None:
             self._check_future(changes.expires_at, now)
         rotation = None if changes.clear_rotation else (changes.rotation or key.rotation)
@@ -316,6 +351,16 @@ class KeyLifecycle:
             ip_allowlist=list(changes.ip_allowlist) if changes.ip_allowlist is not None else key.ip_allowlist,
             rotation=rotation,
         )
+        if (updated.permissions, updated.expires_at, updated.ip_allowlist, updated.rotation) != (
+            key.permissions,
+            key.expires_at,
+            key.ip_allowlist,
+            key.rotation,
+        ):
+            # What the token may do, until when, from where: the caller must cover the key as it will be, so nobody
+            # widens (or frees from its expiry or IP allowlist) a key broader than their own authority. A label is
+            # only a name: renaming needs no more than seeing the key.
+            self._require_cover_of_key(caller, updated)
         if updated.expires_at != key.expires_at:  # a new expiry date gets its own notices
             updated = replace(updated, expiry_notices_sent=())
         self._keys.save(updated, read_secret_version=key.secret_version)
@@ -340,6 +385,8 @@ class KeyLifecycle:
         if not timedelta(0) <= grace <= MAX_GRACE_PERIOD:
             raise InvalidRequestError("grace_period_seconds must be between 0 and 604800")
         key = self._active_key(caller, key_id)
+        if key.key_id != caller.key_id:  # a key may always rotate itself
+            self._require_cover_of_key(caller, key)
         return self._rotate(key, grace, self._clock())
 
     def rotate_on_schedule(self, key: ApiKey, now: datetime) -> tuple[ApiKey, Token]:
@@ -374,6 +421,7 @@ class KeyLifecycle:
                 "rotate it for a new one",
                 code="key_not_revealable",
             )
+        self._require_cover_of_key(caller, key)
         token = self._vault.unseal(key.sealed_secret, key.key_id, key.org_id)
         self.announce("key.revealed", key, self._clock())
         return key, token
@@ -385,18 +433,8 @@ class KeyLifecycle:
             raise ConflictError(f"key '{key_id}' is {status}", code=f"key_{status}")
         return key
 
-    @classmethod
-    def _check_grantable(cls, caller: Caller, permissions: Permissions) -> None:
-        cls._check_grantable_from(permissions, caller.permissions)
-
-    @staticmethod
-    def _check_grantable_from(permissions: Permissions, held: Permissions) -> None:
-        too_much = exceeding(permissions, held)
-        if too_much:
-            levels = ", ".join(f"{r}:{permissions[r].label}" for r in too_much)
-            raise ForbiddenError(
-                f"you cannot grant permissions you do not hold: {levels}", code="permission_exceeds_caller"
-            )
+    def _require_cover_of_key(self, caller: Caller, key: ApiKey) -> None:
+        require_cover(authority_of(caller, self._directory), key_authority(key, self._directory), f"key '{key.key_id}'")
 
     @staticmethod
     def _check_future(expires_at: datetime | None, now: datetime) -> None:

@@ -89,7 +89,7 @@ class PartnerOrgs:
         org = self._customer_org(partner, org_id)
         if self._directory.get_user(org.org_id, user_id) is None:
             raise NotFoundError(f"no {mention('user', user_id, 'usr')} in organisation '{org_id}'")
-        return self._keys.create_for_customer(org.org_id, user_id, request, created_by=partner.key_id)
+        return self._keys.create_for_customer(partner, org.org_id, user_id, request, created_by=partner.key_id)
 
     def _customer_org(self, partner: Caller, org_id: str, *, including_deleted: bool = False) -> Organisation:
         """One of the partner's orgs; any other org, existing or not, is a 404."""

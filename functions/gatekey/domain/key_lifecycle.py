@@ -415,13 +415,13 @@ class KeyLifecycle:
     def reveal(self, caller: Caller, key_id: str) -> tuple[ApiKey, str]:
         """The current token of an HMAC or recoverable key; other keys' tokens exist only as hashes."""
         key = self._active_key(caller, key_id)
+        self._require_cover_of_key(caller, key)  # before saying whether it could be revealed at all
         if key.sealed_secret is None:
             raise ConflictError(
                 f"key '{key_id}' is neither recoverable nor HMAC: its token was shown once and cannot be revealed; "
                 "rotate it for a new one",
                 code="key_not_revealable",
             )
-        self._require_cover_of_key(caller, key)
         token = self._vault.unseal(key.sealed_secret, key.key_id, key.org_id)
         self.announce("key.revealed", key, self._clock())
         return key, token

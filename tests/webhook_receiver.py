@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -41,6 +42,13 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    with running_receiver() as state:
+        yield state
+
+
+@contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    """A receiver on a free loopback port for as long as the block runs (the fixture's, for longer scopes)."""
     state = Receiver(url="")
     own_path = f"/hook-{uuid.uuid4().hex}"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import timedelta
 from functools import lru_cache
@@ -93,6 +95,16 @@ def scheduled_work() -> ScheduledWork:
 def pepper() -> KmsPepper:
     """The stage's pepper: key-secret hashes and the API Gateway key values of plans both derive from it."""
     return KmsPepper()
+
+
+CURSOR_KEY_LABEL = b"gatekey: the key of list cursors' MACs, version 1"
+
+
+@lru_cache(maxsize=1)
+def cursor_key() -> bytes:
+    """The stage's key for list cursors' MACs, derived from the pepper (no KMS call of its own): every function of
+    the stage derives the same, and no table holds it. Its own label keeps it apart from the pepper's other uses."""
+    return hmac.new(pepper().key(), CURSOR_KEY_LABEL, hashlib.sha256).digest()
 
 
 @lru_cache(maxsize=1)

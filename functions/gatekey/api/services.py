@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from gatekey.configuration import GatekeyConfiguration, active_configuration
+from gatekey.domain.activity_scope import ActivityScope, VisibleEventHistory
 from gatekey.domain.connection_management import ConnectionService
 from gatekey.domain.console_access import ConsoleAccess
 from gatekey.domain.errors import ForbiddenError
@@ -75,6 +76,17 @@ def event_publisher() -> EventPublisher:
 @lru_cache(maxsize=1)
 def event_history() -> EventHistory:
     return EventHistory(EventsRepository(EVENTS_TABLE.name()), timedelta(days=settings().event_retention_days))
+
+
+@lru_cache(maxsize=1)
+def activity_scope() -> ActivityScope:
+    return ActivityScope(key_lifecycle(), directory())
+
+
+@lru_cache(maxsize=1)
+def visible_event_history() -> VisibleEventHistory:
+    retention = timedelta(days=settings().event_retention_days)
+    return VisibleEventHistory(EventsRepository(EVENTS_TABLE.name()), activity_scope(), retention)
 
 
 @lru_cache(maxsize=1)

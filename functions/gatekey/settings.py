@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from gatekey.domain.hashing import Argon2Cost
 
 API_VERSION = "2026-11-01"
+STAGE_ENV_VAR = "GATEKEY_STAGE"
 EVENT_BUS_ENV_VAR = "GATEKEY_EVENT_BUS_NAME"
 
 
@@ -47,6 +48,10 @@ SMALL_KEY_SECRET_COST = Argon2Cost(time_cost=1, memory_kib=1024)
 OWASP_PASSWORD_COST = Argon2Cost(time_cost=3, memory_kib=65536)
 
 
+class StageNotConfiguredError(RuntimeError):
+    """The function's environment names no stage, or one that does not exist: it must not start."""
+
+
 @dataclass(frozen=True)
 class StageSettings:
     """What differs between environments; the CDK stack passes it to every function as environment."""
@@ -78,7 +83,7 @@ class StageSettings:
 
     def as_environment(self) -> dict[str, str]:
         return {
-            "GATEKEY_STAGE": self.stage,
+            STAGE_ENV_VAR: self.stage,
             "GATEKEY_TOKEN_PREFIX": self.token_prefix,
             "GATEKEY_KEY_SECRET_ARGON2": _cost_text(self.key_secret_argon2),
             "GATEKEY_PASSWORD_ARGON2": _cost_text(self.password_argon2),
@@ -89,9 +94,23 @@ class StageSettings:
 
     @classmethod
     def from_environment(cls) -> StageSettings:
-        """The settings a running function was deployed with (falls back to the local stage)."""
-        base = STAGES[os.environ.get("GATEKEY_STAGE", "local")]
+        """The settings a running function was deployed with; raises StageNotConfiguredError without a known stage.
+
+        No fallback: a function that silently took the local stage's settings would, deployed, accept loopback
+        webhooks and the test token prefix, so a missing or mistyped stage fails the cold start instead.
+        """
         env = os.environ
+        stage = env.get(STAGE_ENV_VAR)
+        if not stage:
+            raise StageNotConfiguredError(
+                f"{STAGE_ENV_VAR} is not set: a Gatekey function needs its stage ({', '.join(STAGES)}) in its "
+                "environment, as the CDK stack and `gatekey serve` set it"
+            )
+        if stage not in STAGES:
+            raise StageNotConfiguredError(
+                f"{STAGE_ENV_VAR} names an unknown stage {stage!r}; use one of: {', '.join(STAGES)}"
+            )
+        base = STAGES[stage]
         return cls(
             stage=base.stage,
             token_prefix=env.get("GATEKEY_TOKEN_PREFIX", base.token_prefix),

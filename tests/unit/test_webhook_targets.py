@@ -248,3 +248,53 @@ def test_a_name_that_does_not_resolve_is_refused_by_the_default_resolver() -> No
     with pytest.raises(UnsafeWebhookUrlError) as error:
         resolve_target("https://nonexistent.invalid/in", loopback_allowed=False)
     assert "'nonexistent.invalid' does not resolve" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        pytest.param("::ffff:0:7f00:1", id="translated-loopback"),
+        pytest.param("::ffff:0:a00:1", id="translated-private-10"),
+        pytest.param("::ffff:0:a9fe:a9fe", id="translated-metadata"),
+        pytest.param("::ffff:0:c0a8:101", id="translated-private-192.168"),
+    ],
+)
+def test_an_ipv4_translated_address_is_judged_by_the_ipv4_address_it_reaches(address: str) -> None:
+    message = refused("https://hooks.example.com/in", resolver=answers(address))
+    assert "public address" in message
+
+
+def test_an_ipv4_translated_loopback_is_refused_even_locally() -> None:
+    assert "public or loopback address" in refused(
+        "https://hooks.example.com/in", loopback_allowed=True, resolver=answers("::ffff:0:7f00:1")
+    )
+
+
+def test_an_ipv4_translated_public_address_is_accepted() -> None:
+    target = resolve_target("https://[::ffff:0:808:808]/in", loopback_allowed=False, resolver=literal)
+    assert target.addresses == ("::ffff:0:808:808",)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("https://hooks.example.com/in\n", id="newline-at-the-end"),
+        pytest.param("https://hooks.example.com/a\tb", id="tab-in-the-path"),
+        pytest.param("https://hooks.example.com/in?x=1\r\nX-Injected: yes", id="crlf-in-the-query"),
+        pytest.param("https://hooks.exa\nmple.com/in", id="newline-in-the-host"),
+        pytest.param("https://hooks.example.com/\x00", id="nul"),
+        pytest.param("https://hooks.example.com/\x1f", id="unit-separator"),
+        pytest.param("https://hooks.example.com/in?\x7f", id="delete"),
+    ],
+)
+def test_a_url_with_a_control_character_is_refused_before_any_lookup(url: str) -> None:
+    def no_lookup(host: str, port: int) -> list[str]:
+        raise AssertionError("a URL with a control character must not be resolved")
+
+    message = refused(url, resolver=no_lookup)
+    assert "control characters" in message
+
+
+def test_a_percent_encoded_control_character_is_a_plain_url() -> None:
+    target = resolve_target("https://hooks.example.com/a%09b", loopback_allowed=False, resolver=answers(PUBLIC_V4))
+    assert target.path_and_query == "/a%09b"

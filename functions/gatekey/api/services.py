@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import timedelta
 from functools import lru_cache
@@ -10,6 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from gatekey.configuration import GatekeyConfiguration, active_configuration
+from gatekey.domain.activity_scope import ActivityScope, VisibleEventHistory
 from gatekey.domain.connection_management import ConnectionService
 from gatekey.domain.console_access import ConsoleAccess
 from gatekey.domain.errors import ForbiddenError
@@ -76,6 +79,17 @@ def event_history() -> EventHistory:
 
 
 @lru_cache(maxsize=1)
+def activity_scope() -> ActivityScope:
+    return ActivityScope(key_lifecycle(), directory())
+
+
+@lru_cache(maxsize=1)
+def visible_event_history() -> VisibleEventHistory:
+    retention = timedelta(days=settings().event_retention_days)
+    return VisibleEventHistory(EventsRepository(EVENTS_TABLE.name()), activity_scope(), retention)
+
+
+@lru_cache(maxsize=1)
 def webhook_registry() -> WebhookRegistry:
     return WebhookRegistry(
         WebhooksRepository(WEBHOOKS_TABLE.name()),
@@ -93,6 +107,16 @@ def scheduled_work() -> ScheduledWork:
 def pepper() -> KmsPepper:
     """The stage's pepper: key-secret hashes and the API Gateway key values of plans both derive from it."""
     return KmsPepper()
+
+
+CURSOR_KEY_LABEL = b"gatekey: the key of list cursors' MACs, version 1"
+
+
+@lru_cache(maxsize=1)
+def cursor_key() -> bytes:
+    """The stage's key for list cursors' MACs, derived from the pepper (no KMS call of its own): every function of
+    the stage derives the same, and no table holds it. Its own label keeps it apart from the pepper's other uses."""
+    return hmac.new(pepper().key(), CURSOR_KEY_LABEL, hashlib.sha256).digest()
 
 
 @lru_cache(maxsize=1)

@@ -38,6 +38,8 @@ class LogFilter:
     key_id: str | None = None
     status: int | None = None
     method: str | None = None
+    # Only requests made with one of these keys (a member's own, domain/activity_scope.py); None: any key.
+    key_ids: frozenset[str] | None = None
 
 
 class RequestLogStore(Protocol):
@@ -49,7 +51,7 @@ class RequestLogStore(Protocol):
     def list_for_org(
         self, org_id: str, log_filter: LogFilter, limit: int, after: dict[str, str] | None
     ) -> tuple[list[LogEntry], dict[str, str] | None]:
-        """Newest first."""
+        """Newest first; `log_filter.key_ids`, when given, narrows to those keys without short pages."""
 
 
 @dataclass(frozen=True)
@@ -132,4 +134,6 @@ class RequestLogReader:
         clipped = replace(log_filter, since=max(since, oldest_kept) if since else oldest_kept)
         if until is not None and until < oldest_kept:
             return [], None  # the whole range is past retention
+        if log_filter.key_ids is not None and not log_filter.key_ids:
+            return [], None  # a caller who may see no key sees no request
         return self._logs.list_for_org(org_id, clipped, limit, after)

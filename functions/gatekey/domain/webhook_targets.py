@@ -47,6 +47,9 @@ class WebhookTarget:
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv4-translated addresses (SIIT, RFC 2765/6052): a translator forwards them to the IPv4 address in their last
+# 32 bits, so they reach exactly what that address reaches, as IPv4-mapped and NAT64 ones do.
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
@@ -59,11 +62,11 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    """IPv4 addresses an IPv6 address may reach through a translation (NAT64, 6to4, Teredo, IPv4-compatible)."""
+    """IPv4 addresses an IPv6 address may reach through a translation (NAT64, SIIT, 6to4, Teredo, IPv4-compatible)."""
     embedded = [address.sixtofour] if address.sixtofour else []
     if address.teredo:
         embedded += list(address.teredo)
-    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
+    if address in _NAT64 or address in _IPV4_TRANSLATED or (address in _IPV4_COMPATIBLE and int(address) > 1):
         embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return embedded
 
@@ -83,6 +86,13 @@ def resolve_target(url: str, *, loopback_allowed: bool, resolver: Resolver = res
     """The checked target of `url`; raises UnsafeWebhookUrlError naming what is wrong with it."""
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeWebhookUrlError(f"must be at most {MAX_URL_LENGTH} characters")
+    # urlsplit silently drops tabs and line breaks (WHATWG), so it would check one URL and store another; a
+    # control character has no place in a URL anyway (RFC 3986 wants it percent-encoded).
+    control = next((char for char in url if ord(char) < 0x20 or ord(char) == 0x7F), None)
+    if control is not None:
+        raise UnsafeWebhookUrlError(
+            f"must not contain control characters (found U+{ord(control):04X}); percent-encode them"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -53,17 +53,27 @@ def check_event_types(event_types: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(event_types))
 
 
+class WebhookLimitReachedError(ConflictError):
+    code = "webhook_limit_reached"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"the organisation has {MAX_WEBHOOKS_PER_ORG} webhooks, the most it may have; delete one first"
+        )
+
+
 class WebhookStore(Protocol):
     """Where webhooks are kept (storage/webhooks_repository.py): what the domain asks of it."""
 
-    def create(self, webhook: Webhook) -> None: ...
+    def create(self, webhook: Webhook, limit: int) -> None:
+        """Store the webhook, atomically counted against its org's `limit`: parallel creates never pass it.
+        Raises WebhookLimitReachedError when the org already has `limit` webhooks."""
 
     def get_in_org(self, org_id: str, webhook_id: str) -> Webhook:
         """The org's webhook; raises NotFoundError for another org's, like for a missing one."""
 
-    def delete_in_org(self, org_id: str, webhook_id: str) -> Webhook: ...
-
-    def count_for_org(self, org_id: str) -> int: ...
+    def delete_in_org(self, org_id: str, webhook_id: str) -> Webhook:
+        """Delete the org's webhook, freeing its place under the limit; NotFoundError for another org's."""
 
     def all_of_org(self, org_id: str) -> Iterator[Webhook]: ...
 
@@ -101,11 +111,6 @@ class WebhookRegistry:
             resolve_target(url, loopback_allowed=self._loopback_allowed, resolver=self._resolver)
         except UnsafeWebhookUrlError as error:
             raise InvalidRequestError(f"url: {error}", code="invalid_webhook_url") from error
-        if self._webhooks.count_for_org(caller.org_id) >= MAX_WEBHOOKS_PER_ORG:
-            raise ConflictError(
-                f"the organisation has {MAX_WEBHOOKS_PER_ORG} webhooks, the most it may have; delete one first",
-                code="webhook_limit_reached",
-            )
         webhook_id = new_id("whk")
         secret = SECRET_PREFIX + random_base62(SECRET_LENGTH)
         webhook = Webhook(
@@ -117,7 +122,7 @@ class WebhookRegistry:
             created_by=caller.user_id or caller.key_id,
             sealed_secret=self._sealer.seal(secret, webhook_secret_context(webhook_id, caller.org_id)),
         )
-        self._webhooks.create(webhook)
+        self._webhooks.create(webhook, MAX_WEBHOOKS_PER_ORG)
         return webhook, secret
 
     def list(self, caller: Caller, limit: int, after: dict[str, str] | None) -> WebhookPage:

@@ -9,13 +9,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gatekey.api.services import scheduled_work
+from gatekey.api.services import scheduled_work, settings
 from gatekey.domain.clock import from_iso
 from gatekey.domain.scheduled_work import ScheduledWorkIncompleteError
 from gatekey.handlers import initialized
 
 logger = Logger()
 metrics = Metrics()
+settings()  # a function deployed without its stage fails its cold start, not its first run
 
 
 @metrics.log_metrics

@@ -21,6 +21,7 @@ from gatekey.storage.tables import IDEMPOTENCY_TABLE
 
 logger = Logger()
 metrics = Metrics()
+settings()  # a function deployed without its stage fails its cold start, not its first delivery
 
 
 @lru_cache(maxsize=1)

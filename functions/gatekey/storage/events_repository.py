@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -42,17 +43,34 @@ class EventsRepository:
             self._table.put_item(Item=item)
 
     def list_for_org(
-        self, org_id: str, since: datetime, event_type: str | None, limit: int, after: dict[str, str] | None
+        self,
+        org_id: str,
+        since: datetime,
+        event_type: str | None,
+        limit: int,
+        after: dict[str, str] | None,
+        *,
+        visible: Callable[[DomainEvent], bool] | None = None,
     ) -> tuple[list[DomainEvent], dict[str, str] | None]:
-        """Newest first, none older than `since`; up to `limit` events and the position to continue from."""
+        """Newest first, none older than `since`; up to `limit` events and the position to continue from.
+
+        `visible` (a member's view) is applied while paging, so a page is as full as an unfiltered one and
+        `next_cursor` is null only at the end. It is a rule on the event's data, which is stored as one JSON
+        document, so it runs here rather than as a FilterExpression; an org's events are few (30 days of key,
+        user and connection changes), so reading past the ones a member may not see costs little."""
         query: dict[str, Any] = {
             "KeyConditionExpression": Key("org_id").eq(org_id) & Key("event_sort").gte(to_iso(since)),
             "ScanIndexForward": False,
         }
         if event_type:
             query["FilterExpression"] = Attr("type").eq(event_type)
-        items, more = query_page(self._table, query, limit, after)
-        events = [DomainEvent.from_detail(json.loads(item["detail"])) for item in items]
+        keep = None if visible is None else (lambda item: visible(_event_of(item)))
+        items, more = query_page(self._table, query, limit, after, keep)
+        events = [_event_of(item) for item in items]
         if not more:
             return events, None
         return events, {"org_id": org_id, "event_sort": items[-1]["event_sort"]}
+
+
+def _event_of(item: dict[str, Any]) -> DomainEvent:
+    return DomainEvent.from_detail(json.loads(item["detail"]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -25,11 +25,17 @@ def position_value(after: dict[str, str], name: str) -> str:
 
 
 def query_page(
-    table: Any, query: Mapping[str, Any], limit: int, after: dict[str, str] | None
+    table: Any,
+    query: Mapping[str, Any],
+    limit: int,
+    after: dict[str, str] | None,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """Up to `limit` plain items, starting after `after`, and whether another item follows them."""
+    """Up to `limit` plain items, starting after `after`, and whether another item follows them. `keep`, a rule
+    DynamoDB cannot express, thins the items like a FilterExpression: the page is still filled to `limit`."""
     wanted = limit + 1  # one more than asked says whether another page exists
-    filtered = "FilterExpression" in query  # DynamoDB's Limit counts items before the filter
+    # DynamoDB's Limit counts items before the filter (and before `keep`)
+    filtered = "FilterExpression" in query or keep is not None
     items: list[dict[str, Any]] = []
     start = after
     with storage_errors():
@@ -46,7 +52,7 @@ def query_page(
                 if start is after and error.response.get("Error", {}).get("Code") == "ValidationException":
                     raise invalid_position() from error
                 raise
-            items.extend(plain(item) for item in page["Items"])
+            items.extend(item for item in map(plain, page["Items"]) if keep is None or keep(item))
             start = page.get("LastEvaluatedKey")
             if not start:
                 break

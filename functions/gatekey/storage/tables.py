@@ -167,11 +167,19 @@ EVENTS_TABLE = TableDefinition(
 
 # Webhook endpoints: one item per webhook, its signing secret sealed with KMS; `by_org` lists an org's
 # webhooks (for the API, and for delivery, which sends each event to the org's subscribed webhooks).
+# Beside them, one counter item per org (`COUNT#<org id>`, `webhook_count`) that creation and deletion update in
+# the same transaction as the webhook, so the per-org limit holds under parallel creates; it carries no
+# `org_id`, so `by_org` never lists it, and no webhook id (`whk_…`) can collide with it.
 WEBHOOKS_TABLE = TableDefinition(
     logical_name="webhooks",
     partition_key="webhook_id",
     indexes=(Index(name="by_org", partition_key="org_id", sort_key="created_sort"),),
 )
+
+
+def webhook_count_item_key(org_id: str) -> dict[str, str]:
+    return {"webhook_id": f"COUNT#{org_id}"}
+
 
 ALL_TABLES: tuple[TableDefinition, ...] = (
     KEYS_TABLE,

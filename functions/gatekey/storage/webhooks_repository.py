@@ -1,21 +1,22 @@
-"""Webhooks in the webhooks table: one item per webhook, its signing secret only sealed."""
+"""Webhooks in the webhooks table: one item per webhook, its signing secret only sealed; a counter item per org
+holds the org to its limit."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from gatekey.domain.clock import from_iso, to_iso
-from gatekey.domain.errors import NotFoundError
-from gatekey.domain.webhooks import Webhook
+from gatekey.domain.errors import NotFoundError, StorageUnavailableError
+from gatekey.domain.webhooks import Webhook, WebhookLimitReachedError
 from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
-from gatekey.storage.items import plain
+from gatekey.storage.items import plain, to_typed
 from gatekey.storage.paging import query_all, query_page
-from gatekey.storage.tables import WEBHOOKS_TABLE
+from gatekey.storage.tables import WEBHOOKS_TABLE, webhook_count_item_key
 
 _ORG_INDEX = WEBHOOKS_TABLE.indexes[0].name
 
@@ -61,9 +62,43 @@ class WebhooksRepository:
     def _table(self) -> Any:
         return aws.dynamodb_resource().Table(self._table_name)
 
-    def create(self, webhook: Webhook) -> None:
-        with storage_errors():
-            self._table.put_item(Item=webhook_to_item(webhook), ConditionExpression=Attr("webhook_id").not_exists())
+    def create(self, webhook: Webhook, limit: int) -> None:
+        """Store the webhook and count it on its org's counter item in one transaction, the count conditioned
+        on staying within `limit`: of parallel creates (in any number of containers) at most `limit` land, as
+        the org key limit holds (storage/keys_repository.py). Raises WebhookLimitReachedError at the limit.
+
+        An org whose webhooks predate the counter starts it from what it has (the `by_org` count), so it
+        cannot go past the limit either; once the counter exists, it alone counts."""
+        existing = self._count_by_index(webhook.org_id)
+        if existing >= limit:
+            # The counter, if it exists, decides; without one the org is already full.
+            within_limit = "attribute_exists(webhook_count) AND webhook_count < :limit"
+        else:
+            within_limit = "attribute_not_exists(webhook_count) OR webhook_count < :limit"
+        count_it = {
+            "Update": {
+                "TableName": self._table_name,
+                "Key": to_typed(webhook_count_item_key(webhook.org_id)),
+                "UpdateExpression": "SET webhook_count = if_not_exists(webhook_count, :existing) + :one",
+                "ConditionExpression": within_limit,
+                "ExpressionAttributeValues": to_typed({":existing": existing, ":one": 1, ":limit": limit}),
+            }
+        }
+        put_it = {
+            "Put": {
+                "TableName": self._table_name,
+                "Item": to_typed(webhook_to_item(webhook)),
+                "ConditionExpression": "attribute_not_exists(webhook_id)",
+            }
+        }
+        try:
+            aws.dynamodb_client().transact_write_items(TransactItems=cast(Any, [count_it, put_it]))
+        except ClientError as error:
+            if _failed_conditions(error)[:1] == [True]:
+                raise WebhookLimitReachedError() from error
+            raise StorageUnavailableError("storage is unavailable, try again") from error
+        except BotoCoreError as error:
+            raise StorageUnavailableError("storage is unavailable, try again") from error
 
     def get_in_org(self, org_id: str, webhook_id: str) -> Webhook:
         with storage_errors():
@@ -73,7 +108,41 @@ class WebhooksRepository:
         return webhook_from_item(plain(item))
 
     def delete_in_org(self, org_id: str, webhook_id: str) -> Webhook:
-        """Delete the webhook if it belongs to `org_id` and return it; else NotFoundError, nothing deleted."""
+        """Delete the webhook if it belongs to `org_id` and return it, freeing its place under the org's limit in
+        the same transaction; else NotFoundError, nothing deleted."""
+        webhook = self.get_in_org(org_id, webhook_id)
+        delete_it = {
+            "Delete": {
+                "TableName": self._table_name,
+                "Key": to_typed({"webhook_id": webhook_id}),
+                "ConditionExpression": "org_id = :org",
+                "ExpressionAttributeValues": to_typed({":org": org_id}),
+            }
+        }
+        uncount_it = {
+            "Update": {
+                "TableName": self._table_name,
+                "Key": to_typed(webhook_count_item_key(org_id)),
+                "UpdateExpression": "SET webhook_count = webhook_count - :one",
+                "ConditionExpression": "webhook_count > :zero",
+                "ExpressionAttributeValues": to_typed({":zero": 0, ":one": 1}),
+            }
+        }
+        try:
+            aws.dynamodb_client().transact_write_items(TransactItems=cast(Any, [delete_it, uncount_it]))
+        except ClientError as error:
+            failed = _failed_conditions(error)
+            if failed[:1] == [True]:
+                raise _not_found(webhook_id) from error  # deleted meanwhile
+            if failed[1:2] != [True]:
+                raise StorageUnavailableError("storage is unavailable, try again") from error
+            # No counter yet (the org's webhooks predate it): the next create starts it from the index.
+            return self._delete_uncounted(org_id, webhook_id)
+        except BotoCoreError as error:
+            raise StorageUnavailableError("storage is unavailable, try again") from error
+        return webhook
+
+    def _delete_uncounted(self, org_id: str, webhook_id: str) -> Webhook:
         with storage_errors():
             try:
                 response = self._table.delete_item(
@@ -87,7 +156,7 @@ class WebhooksRepository:
                 raise
         return webhook_from_item(plain(response["Attributes"]))
 
-    def count_for_org(self, org_id: str) -> int:
+    def _count_by_index(self, org_id: str) -> int:
         with storage_errors():
             response = self._table.query(
                 IndexName=_ORG_INDEX, KeyConditionExpression=Key("org_id").eq(org_id), Select="COUNT"
@@ -114,3 +183,9 @@ class WebhooksRepository:
             return webhooks, None
         last = webhooks[-1]
         return webhooks, {"webhook_id": last.webhook_id, "org_id": last.org_id, "created_sort": _created_sort(last)}
+
+
+def _failed_conditions(error: ClientError) -> list[bool]:
+    """Which actions of a cancelled transaction failed their condition, in the order they were given."""
+    reasons = error.response.get("CancellationReasons", [])
+    return [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]

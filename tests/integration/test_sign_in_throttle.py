@@ -4,11 +4,13 @@ nothing written; and an unknown email or org costs what a known email does, in s
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -234,12 +236,21 @@ def test_an_unknown_email_or_org_makes_the_same_storage_calls_as_a_known_email(
     assert checks["unknown email"] == checks["unknown org"] == checks["known email"]
 
 
-def median_differences(
+@dataclass(frozen=True)
+class Measurement:
+    """How much longer than a known email another case takes (ms): the median over rounds of the difference within
+    a round, and how far that median may be off from the machine's noise alone (its standard error, estimated from
+    the differences' median absolute deviation)."""
+
+    difference: float
+    uncertainty: float
+
+
+def measure(
     access: ConsoleAccess, cases: list[tuple[str, str, str]], next_try: Callable[[], None], tries: int
-) -> dict[str, float]:
-    """How much longer than the first case each other case takes (ms): the median over `tries` rounds of the
-    difference within a round. Tries are interleaved, in an order that turns each round, so that the load of a
-    shared machine falls on every case alike."""
+) -> dict[str, Measurement]:
+    """Each case `tries` times against the first one. Tries are interleaved, in an order that turns each round, so
+    that the load of a shared machine falls on every case alike."""
     durations: dict[str, list[float]] = {name: [] for name, _, _ in cases}
     for round_number in range(tries):
         turn = round_number % len(cases)
@@ -249,29 +260,39 @@ def median_differences(
             assert outcome(access, org_id, email, WRONG) == 401
             durations[name].append((time.perf_counter() - started) * 1000)
     first, *others = (name for name, _, _ in cases)
-    return {
-        name: statistics.median(theirs - ours for ours, theirs in zip(durations[first], durations[name], strict=True))
-        for name in others
-    }
+    measured = {}
+    for name in others:
+        differences = [theirs - ours for ours, theirs in zip(durations[first], durations[name], strict=True)]
+        median = statistics.median(differences)
+        deviation = statistics.median(abs(difference - median) for difference in differences)
+        measured[name] = Measurement(median, 1.25 * 1.4826 * deviation / math.sqrt(tries))
+    return measured
 
 
 def test_an_unknown_email_or_org_takes_as_long_as_a_known_email(
     person: User, access: ConsoleAccess, every_try_a_new_window: Callable[[], None]
 ) -> None:
-    """The median difference over 20 tries each is within 2 ms. On a shared 2-core machine another process's burst
-    can slow a whole measurement, so it is taken up to five times: a difference in the work done shows in every
-    measurement, the machine's load does not (the same calls and argon2 work are proven above)."""
+    """The median difference over 20 tries each is within 2 ms.
+
+    Another process's burst on a shared 2-core machine (another test worker, say) can slow a whole measurement, so
+    it is taken up to five times: a difference in the work done shows in every measurement, the machine's load does
+    not. A measurement whose own noise cannot resolve 2 ms (uncertainty over 1 ms) proves nothing either way: when
+    every one is like that, the test is skipped, saying so; the equal work is proven by the test above regardless.
+    """
+    tolerance = 2.0
     cases = [
         ("known email", person.org_id, person.email),
         ("unknown email", person.org_id, "ghost@acme.example"),
         ("unknown org", new_id("org"), person.email),
     ]
-    median_differences(access, cases, every_try_a_new_window, tries=3)  # warm-up: connections, caches
+    measure(access, cases, every_try_a_new_window, tries=3)  # warm-up: connections, caches
     measurements = []
     for _ in range(5):
-        differences = median_differences(access, cases, every_try_a_new_window, tries=20)
-        measurements.append(differences)
-        print({name: f"{difference:+.2f} ms" for name, difference in differences.items()})
-        if all(abs(difference) < 2 for difference in differences.values()):
+        measured = measure(access, cases, every_try_a_new_window, tries=20)
+        measurements.append(measured)
+        print({name: f"{m.difference:+.2f} ms (± {m.uncertainty:.2f})" for name, m in measured.items()})
+        if all(abs(m.difference) < tolerance for m in measured.values()):
             return
-    pytest.fail(f"the median differences from a known email were over 2 ms in every measurement: {measurements}")
+    if all(any(m.uncertainty > tolerance / 2 for m in measured.values()) for measured in measurements):
+        pytest.skip(f"the machine is too loaded to resolve {tolerance} ms: {measurements}")
+    pytest.fail(f"the median difference from a known email was over {tolerance} ms every time: {measurements}")

@@ -259,6 +259,7 @@ def measure(
             started = time.perf_counter()
             assert outcome(access, org_id, email, WRONG) == 401
             durations[name].append((time.perf_counter() - started) * 1000)
+    print({name: f"median {statistics.median(times):.2f} ms" for name, times in durations.items()})
     first, *others = (name for name, _, _ in cases)
     measured = {}
     for name in others:

@@ -9,6 +9,7 @@ cost. Repeated failed sign-ins of one (org, email) are slowed, the same for an e
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,9 +40,10 @@ from gatekey.domain.views import user_view
 SESSION_LIFETIME = timedelta(hours=12)
 INVITATION_LIFETIME = timedelta(days=7)
 PASSWORD_LENGTHS = (12, 128)
-# Five wrong passwords within 15 minutes and the (org, email) waits out the rest of the 15 minutes.
-FAILED_SIGN_IN_WINDOW = timedelta(minutes=15)
-MAX_FAILED_SIGN_INS = 5
+# At most five passwords checked per (org, email) within 15 minutes of the first: the sixth attempt waits out the
+# rest of the 15 minutes. A sign-in that succeeds gives its attempt back (see `ConsoleAccess.sign_in`).
+SIGN_IN_WINDOW = timedelta(minutes=15)
+MAX_SIGN_IN_ATTEMPTS = 5
 INVITATION_PAGE = "invitation.html"
 
 
@@ -55,8 +57,6 @@ def sign_in_refused() -> UnauthenticatedError:
 class PasswordStore(Protocol):
     """A user's password hash and pending invitation (storage/directory_repository.py)."""
 
-    def password_hash(self, org_id: str, user_id: str) -> str | None: ...
-
     def set_invitation(self, org_id: str, user_id: str, token_sha256: str, expires_at: datetime) -> None: ...
 
     def accept_invitation(
@@ -66,15 +66,53 @@ class PasswordStore(Protocol):
         still valid at `now` (so a link works once, even when two tabs race)."""
 
 
+@dataclass(frozen=True)
+class AttemptWindow:
+    """Sign-in attempts of one (org, email) counted in the window that ends at `ends_at`."""
+
+    attempts: int
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class SignInRecord:
+    """What sign-in reads for an (org, email): None where the org, the user or their password is missing."""
+
+    org: Organisation | None
+    user: User | None
+    password_hash: str | None
+    window: AttemptWindow | None  # the last window counted, ended or not
+
+
+@dataclass(frozen=True)
+class AttemptCount:
+    """One attempt `counted` in the window ending at `window_ends_at`; or not counted, because that window holds
+    its limit already, or because the org does not exist (`window_ends_at` None: nothing was written)."""
+
+    counted: bool
+    window_ends_at: datetime | None
+
+
+def too_many_sign_ins(window_ends_at: datetime, now: datetime) -> TooManyAttemptsError:
+    wait = max(1, math.ceil((window_ends_at - now).total_seconds()))
+    return TooManyAttemptsError(f"too many sign-in attempts: try again in {wait} seconds", wait)
+
+
 class SignInThrottle(Protocol):
-    """Failed sign-ins per (org, email), forgotten after their window (storage/directory_repository.py)."""
+    """Sign-in's reads and its attempt counter per (org, email) (storage/directory_repository.py). Each method
+    makes the same storage calls whatever exists, so a sign-in's time tells nothing of which org or email exists."""
 
-    def recent_failures(self, org_id: str, email: str, now: datetime) -> tuple[int, datetime | None]:
-        """How many failures since the window began, and when it ends (None without failures)."""
+    def sign_in_record(self, org_id: str, email: str) -> SignInRecord: ...
 
-    def record_failure(self, org_id: str, email: str, now: datetime, window: timedelta) -> None: ...
+    def count_attempt(
+        self, org_id: str, email: str, seen: AttemptWindow | None, *, now: datetime, length: timedelta, limit: int
+    ) -> AttemptCount:
+        """Count one attempt atomically, only while the org exists: in the window `seen` (as read) if it is still
+        open at `now` and holds fewer than `limit` attempts, else in a new window of `length` from `now`. When a
+        parallel attempt changed the counter since it was read, decide again on what is stored."""
 
-    def clear(self, org_id: str, email: str) -> None: ...
+    def give_back_attempt(self, org_id: str, email: str, window_ends_at: datetime) -> None:
+        """Uncount one attempt of the window ending at `window_ends_at`, if that window is still the stored one."""
 
 
 @dataclass(frozen=True)
@@ -142,26 +180,35 @@ class ConsoleAccess:
         self._absent_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
     def sign_in(self, org_id: str, email: str, password: str) -> Session:
+        """A session for the person with this email and password in the org; refused alike whatever is wrong.
+
+        Every attempt is counted before its password is checked, in one conditional write, so parallel attempts
+        from any number of containers check at most MAX_SIGN_IN_ATTEMPTS passwords per window. A wrong org, an
+        unknown email and a wrong password cost the same: one read of the org and the email, one of the user,
+        one counting write (which writes nothing for an org that does not exist) and one argon2 verification.
+        """
         now = self._clock()
-        failures, window_ends = self._throttle.recent_failures(org_id, email.lower(), now)
-        if failures >= MAX_FAILED_SIGN_INS and window_ends is not None:
-            wait = max(1, int((window_ends - now).total_seconds()) + 1)
-            raise TooManyAttemptsError(f"too many failed sign-ins: try again in {wait} seconds", wait)
-        user = self._directory.user_by_email(org_id, email) if is_id(org_id, "org") else None
-        stored = self._passwords.password_hash(org_id, user.user_id) if user else None
-        matches = self._password_matches(stored, password)  # argon2 runs whether or not anybody has the email
-        if user is None or not matches:
-            self._throttle.record_failure(org_id, email.lower(), now, FAILED_SIGN_IN_WINDOW)
+        record = self._throttle.sign_in_record(org_id, email)
+        if record.window and record.window.ends_at > now and record.window.attempts >= MAX_SIGN_IN_ATTEMPTS:
+            raise too_many_sign_ins(record.window.ends_at, now)  # as read: no need to write to refuse
+        count = self._throttle.count_attempt(
+            org_id, email, record.window, now=now, length=SIGN_IN_WINDOW, limit=MAX_SIGN_IN_ATTEMPTS
+        )
+        if not count.counted and count.window_ends_at is not None:
+            raise too_many_sign_ins(count.window_ends_at, now)
+        matches = self._password_matches(record.password_hash, password)  # argon2 runs whatever exists
+        if not (count.counted and count.window_ends_at and record.org and record.user and matches):
             raise sign_in_refused()
-        org = self._directory.get_org(org_id)
-        if org is None:
-            raise sign_in_refused()
-        self._throttle.clear(org_id, email.lower())
+        # The right password gives its attempt back rather than clearing the counter: clearing would hand someone
+        # guessing in parallel a fresh five checks each time the person signs in. Failures stay counted for the
+        # window, so no more than five wrong passwords are ever checked in it.
+        self._throttle.give_back_attempt(org_id, email, count.window_ends_at)
         expires_at = now + SESSION_LIFETIME
+        user = record.user
         key, token = self._keys.create_session(
             person_authority(user, self._catalog), user, session_permissions(user, self._catalog), expires_at=expires_at
         )
-        return Session(key, token, user, org, expires_at)
+        return Session(key, token, user, record.org, expires_at)
 
     def sign_out(self, caller: Caller) -> None:
         """End the caller's session now: its cookie is refused from the next request."""

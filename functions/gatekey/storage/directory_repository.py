@@ -14,12 +14,13 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from gatekey.domain.clock import from_iso, to_iso
+from gatekey.domain.console_access import AttemptCount, AttemptWindow, SignInRecord
 from gatekey.domain.directory import Organisation, User
-from gatekey.domain.errors import ConflictError, NotFoundError
+from gatekey.domain.errors import ConflictError, NotFoundError, StorageUnavailableError
 from gatekey.domain.ids import is_id
 from gatekey.storage import aws
 from gatekey.storage.aws import storage_errors
-from gatekey.storage.items import plain, to_typed
+from gatekey.storage.items import from_typed, plain, to_typed
 from gatekey.storage.paging import position_value, query_all, query_page
 from gatekey.storage.tables import (
     BOOTSTRAP_ITEM_KEY,
@@ -34,6 +35,11 @@ from gatekey.storage.tables import (
 )
 
 _PARTNER_INDEX = DIRECTORY_TABLE.indexes[0].name
+# A user id no user has (real ones are `usr_…`): sign-in reads it when the email names nobody.
+_NOBODY = "nobody"
+# Rounds of counting a sign-in attempt when parallel attempts keep changing the counter; each round some attempt
+# succeeds, so a burst settles well within this.
+_COUNTING_ROUNDS = 20
 # The org or user exists and is not being deleted.
 _LIVE = "attribute_exists(pk) AND attribute_not_exists(deleted_at)"
 
@@ -58,6 +64,12 @@ def _user_from_item(values: dict[str, Any]) -> User:
         role=values["role"],
         created_at=from_iso(values["created_at"]),
     )
+
+
+def _attempt_window(counter: dict[str, Any] | None) -> AttemptWindow | None:
+    if not counter or "attempts" not in counter:
+        return None
+    return AttemptWindow(attempts=int(counter["attempts"]), ends_at=from_iso(counter["window_ends_at"]))
 
 
 def _cancelled_on(error: ClientError) -> list[bool]:
@@ -268,17 +280,6 @@ class DirectoryRepository:
 
     # A user's password and invitation (domain/console_access.py: PasswordStore)
 
-    def password_hash(self, org_id: str, user_id: str) -> str | None:
-        with storage_errors():
-            item = self._table.get_item(
-                Key=user_item_key(org_id, user_id),
-                ConsistentRead=True,
-                ProjectionExpression="password_hash, deleted_at",
-            ).get("Item")
-        if not item or "deleted_at" in item:
-            return None
-        return cast(str | None, item.get("password_hash"))
-
     def set_invitation(self, org_id: str, user_id: str, token_sha256: str, expires_at: datetime) -> None:
         with storage_errors():
             try:
@@ -310,40 +311,108 @@ class DirectoryRepository:
                 raise
         return True
 
-    # Failed sign-ins (domain/console_access.py: SignInThrottle)
+    # Sign-in's reads and attempt counter (domain/console_access.py: SignInThrottle)
 
-    def recent_failures(self, org_id: str, email: str, now: datetime) -> tuple[int, datetime | None]:
+    def sign_in_record(self, org_id: str, email: str) -> SignInRecord:
+        """Two consistent reads whatever exists: the org, the email's claim and the attempt counter in one batch,
+        then the user the claim names, or a user nobody is (so an unknown email or org costs what a known one
+        does)."""
+        keys = [org_item_key(org_id), user_email_item_key(org_id, email), sign_in_failures_item_key(org_id, email)]
+        org_item, claim, counter = self._get_consistently(keys)
+        user_id = str(claim["user_id"]) if claim else _NOBODY
         with storage_errors():
-            item = self._table.get_item(Key=sign_in_failures_item_key(org_id, email), ConsistentRead=True).get("Item")
-        if not item or from_iso(item["window_ends_at"]) <= now:
-            return 0, None
-        return int(item["failures"]), from_iso(item["window_ends_at"])
+            user_item = self._table.get_item(Key=user_item_key(org_id, user_id), ConsistentRead=True).get("Item")
+        org = _org_from_item(org_item) if org_item and "deleted_at" not in org_item else None
+        user = _user_from_item(plain(user_item)) if user_item and "deleted_at" not in user_item else None
+        password_hash = cast(str | None, user_item.get("password_hash")) if user and user_item else None
+        return SignInRecord(org, user, password_hash, _attempt_window(counter))
 
-    def record_failure(self, org_id: str, email: str, now: datetime, window: timedelta) -> None:
-        """One more failure in the current window, or the first of a new one; counted atomically."""
-        key = sign_in_failures_item_key(org_id, email)
-        ends = now + window
-        values = {":one": 1, ":now": to_iso(now), ":ends": to_iso(ends), ":purge": int(ends.timestamp())}
+    def count_attempt(
+        self, org_id: str, email: str, seen: AttemptWindow | None, *, now: datetime, length: timedelta, limit: int
+    ) -> AttemptCount:
+        # One transaction: the org's check and the count are applied together or not at all, so an org that does not
+        # exist (or is being deleted) gets nothing written, at the cost of the same one call.
+        org_is_live = {
+            "ConditionCheck": {
+                "TableName": self._directory_table,
+                "Key": to_typed(org_item_key(org_id)),
+                "ConditionExpression": _LIVE,
+            }
+        }
+        key = to_typed(sign_in_failures_item_key(org_id, email))
+        for _ in range(_COUNTING_ROUNDS):
+            if seen is not None and seen.ends_at > now:
+                if seen.attempts >= limit:
+                    return AttemptCount(counted=False, window_ends_at=seen.ends_at)
+                ends = seen.ends_at
+                # `attempts < :limit`, not `= seen`: parallel attempts of one window all count while room is left.
+                count = {
+                    "UpdateExpression": "ADD attempts :one",
+                    "ConditionExpression": "window_ends_at = :ends AND attempts < :limit",
+                    "ExpressionAttributeValues": to_typed({":one": 1, ":ends": to_iso(ends), ":limit": limit}),
+                }
+            else:
+                ends = now + length
+                count = {
+                    "UpdateExpression": f"SET attempts = :one, window_ends_at = :ends, {PURGE_ATTRIBUTE} = :purge",
+                    "ConditionExpression": "attribute_not_exists(attempts) OR window_ends_at <= :now",
+                    "ExpressionAttributeValues": to_typed(
+                        {":one": 1, ":ends": to_iso(ends), ":now": to_iso(now), ":purge": int(ends.timestamp())}
+                    ),
+                }
+            update = {
+                "Update": {
+                    "TableName": self._directory_table,
+                    "Key": key,
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    **count,
+                }
+            }
+            with storage_errors():
+                try:
+                    aws.dynamodb_client().transact_write_items(TransactItems=cast(Any, [org_is_live, update]))
+                except ClientError as error:
+                    if error.response["Error"]["Code"] != "TransactionCanceledException":
+                        raise
+                    reasons = error.response.get("CancellationReasons", [])
+                    codes = [reason.get("Code") for reason in reasons]
+                    if codes[:1] == ["ConditionalCheckFailed"]:
+                        return AttemptCount(counted=False, window_ends_at=None)
+                    if codes[1:2] == ["ConditionalCheckFailed"]:
+                        # A parallel attempt changed the counter since it was read: decide again on what is stored.
+                        stored = reasons[1].get("Item")
+                        seen = _attempt_window(from_typed(stored) if stored else None)
+                        continue
+                    if "TransactionConflict" in codes:
+                        continue
+                    raise
+            return AttemptCount(counted=True, window_ends_at=ends)
+        raise StorageUnavailableError("too many sign-in attempts at once for this email, try again")
+
+    def give_back_attempt(self, org_id: str, email: str, window_ends_at: datetime) -> None:
         with storage_errors():
             try:
                 self._table.update_item(
-                    Key=key,
-                    UpdateExpression="SET failures = failures + :one",
-                    ConditionExpression="window_ends_at > :now",
-                    ExpressionAttributeValues={":one": 1, ":now": to_iso(now)},
+                    Key=sign_in_failures_item_key(org_id, email),
+                    UpdateExpression="ADD attempts :minus_one",
+                    ConditionExpression="window_ends_at = :ends AND attempts > :none",
+                    ExpressionAttributeValues={":minus_one": -1, ":ends": to_iso(window_ends_at), ":none": 0},
                 )
             except ClientError as error:
                 if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
-                self._table.update_item(
-                    Key=key,
-                    UpdateExpression=f"SET failures = :one, window_ends_at = :ends, {PURGE_ATTRIBUTE} = :purge",
-                    ExpressionAttributeValues={name: values[name] for name in (":one", ":ends", ":purge")},
-                )
+                    raise  # else a new window began meanwhile: the attempt was counted in one that is over
 
-    def clear(self, org_id: str, email: str) -> None:
-        with storage_errors():
-            self._table.delete_item(Key=sign_in_failures_item_key(org_id, email))
+    def _get_consistently(self, keys: list[dict[str, str]]) -> list[dict[str, Any] | None]:
+        """The items of `keys` (None where missing), in one BatchGetItem unless DynamoDB leaves some for later."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        request: dict[str, Any] = {self._directory_table: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            with storage_errors():
+                answer = aws.dynamodb_resource().batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(self._directory_table, []):
+                found[(str(item["pk"]), str(item["sk"]))] = plain(item)
+            request = answer.get("UnprocessedKeys") or {}
+        return [found.get((key["pk"], key["sk"])) for key in keys]
 
     def list_users(
         self, org_id: str, limit: int, after: dict[str, str] | None

@@ -101,6 +101,7 @@ class AuthorityModel(RuleBasedStateMachine):
         # Ids a tenant's callers named themselves (another tenant's, trying): its request log shows them back.
         self.named: set[str] = set()
         self.founding_callers = 0
+        self.org_in_play = ""  # the org of the caller picked last
 
     # The model's own reckoning of authority (DESIGN §5).
 
@@ -174,6 +175,10 @@ class AuthorityModel(RuleBasedStateMachine):
             self.callers[f"{name}-main-{label}"] = self.secrets[created["secret"]]
         # The webhook manager listens to everything from the start: whatever the org's events carry, it gets.
         self.subscribe(self.callers[f"{name}-main-hooks"], ["*"])
+        # The admin gets into the console: invited by their own personal key, then signed in.
+        self.call(admin, "POST", f"/v1/users/{people['admin']}/invitation", expect=201)
+        self.await_deliveries(people["admin"])
+        self.sign_in_with_link(people["admin"])
         return org
 
     def mint(self, partner: Credential, org: str, user_id: str, permissions: dict[str, str], name: str) -> Credential:
@@ -276,13 +281,22 @@ class AuthorityModel(RuleBasedStateMachine):
         """Half the time one of the founding callers (every standing, both tenants), else anyone the walk made."""
         founding = list(self.callers)[: self.founding_callers] or list(self.callers)
         names = st.one_of(st.sampled_from(founding), st.sampled_from(list(self.callers)))
-        return self.callers[data.draw(names, label="caller")]
+        caller = self.callers[data.draw(names, label="caller")]
+        self.org_in_play = self.authority(caller).org
+        return caller
 
     def target_key(self, data: st.DataObject) -> str:
-        return data.draw(st.sampled_from(list(self.keys)), label="key")
+        """Any known key, half the time one of the last caller's own org (where most refusals are decided)."""
+        return self.target(
+            data, list(self.keys), {k for k, facts in self.keys.items() if facts["org"] == self.org_in_play}
+        )
 
     def target_user(self, data: st.DataObject) -> str:
-        return data.draw(st.sampled_from(list(self.users)), label="user")
+        return self.target(data, list(self.users), {u for u, (org, _) in self.users.items() if org == self.org_in_play})
+
+    def target(self, data: st.DataObject, every: list[str], own: set[str]) -> str:
+        own_first = [item for item in every if item in own] or every
+        return data.draw(st.one_of(st.sampled_from(own_first), st.sampled_from(every)), label="target")
 
     def permissions(self, data: st.DataObject) -> dict[str, str]:
         pairs = [
@@ -292,6 +306,7 @@ class AuthorityModel(RuleBasedStateMachine):
 
     @rule(data=st.data(), key_type=st.sampled_from(["main", "personal"]), recoverable=st.booleans())
     def create_key(self, data: st.DataObject, key_type: str, recoverable: bool) -> None:
+        caller = self.pick(data)
         body: dict[str, Any] = {
             "label": "model",
             "type": key_type,
@@ -300,7 +315,7 @@ class AuthorityModel(RuleBasedStateMachine):
         }
         if key_type == "personal" and data.draw(st.booleans(), label="for another user"):
             body["user_id"] = self.target_user(data)
-        self.call(self.pick(data), "POST", "/v1/keys", json=body)
+        self.call(caller, "POST", "/v1/keys", json=body)
 
     @rule(data=st.data())
     def edit_permissions(self, data: st.DataObject) -> None:
@@ -318,10 +333,11 @@ class AuthorityModel(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def revoke(self, data: st.DataObject) -> None:
+        caller = self.pick(data)
         key_id = self.target_key(data)
         if key_id == self.world.partner_key_id:
             return  # the partner key serves every example; revoking it is tested in test_authority.py
-        self.call(self.pick(data), "DELETE", f"/v1/keys/{key_id}")
+        self.call(caller, "DELETE", f"/v1/keys/{key_id}")
 
     @rule(data=st.data(), role=st.sampled_from(["admin", "member"]))
     def add_user(self, data: st.DataObject, role: str) -> None:
@@ -330,27 +346,28 @@ class AuthorityModel(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def invite(self, data: st.DataObject) -> None:
+        caller = self.pick(data)
         user_id = self.target_user(data)
-        answer = self.call(self.pick(data), "POST", f"/v1/users/{user_id}/invitation")
+        answer = self.call(caller, "POST", f"/v1/users/{user_id}/invitation")
         if "invitation_url" in answer:
             self.await_deliveries(user_id)
 
     @rule(data=st.data())
     def accept_and_sign_in(self, data: st.DataObject) -> None:
-        if not self.links:
-            return
-        user_id = data.draw(st.sampled_from(list(self.links)), label="invited user")
+        if self.links:
+            self.sign_in_with_link(data.draw(st.sampled_from(list(self.links)), label="invited user"))
+
+    def sign_in_with_link(self, user_id: str) -> None:
+        """Whoever holds the link sets a password with it and signs in: a console session joins the callers."""
         org = self.users[user_id][0]
         with self.world.gatekey.client() as anyone:
-            accepted = anyone.post(
-                "/v1/invitations/accept", json={"token": self.links.pop(user_id), "password": PASSWORD}
-            )
+            body = {"token": self.links.pop(user_id), "password": PASSWORD}
+            accepted = anyone.post("/v1/invitations/accept", json=body)
             assert accepted.status_code in (200, 401), accepted.text  # 401: a newer link replaced it
             if accepted.status_code != 200:
                 return
-            signed_in = anyone.post(
-                "/v1/sessions", json={"org_id": org, "email": self.emails[user_id], "password": PASSWORD}
-            )
+            body = {"org_id": org, "email": self.emails[user_id], "password": PASSWORD}
+            signed_in = anyone.post("/v1/sessions", json=body)
         assert signed_in.status_code == 201, signed_in.text
         found = re.search(rf"{SESSION_COOKIE}=([^;]+);", signed_in.headers["set-cookie"])
         assert found

@@ -32,17 +32,17 @@ from types import ModuleType
 from typing import Any
 
 from gatekey.domain.hashing import Argon2Cost
+from tests.aws_samples import AWS_EVENTS
 from tests.bench.bench_store import BenchStore, bench_store
 
 FORMER_PROD_KEY_SECRET_COST = Argon2Cost(time_cost=3, memory_kib=65536)
 ROUNDS = 20
+
 PER_ROUND = 25
 COLD_RUNS = 15
 REPO = Path(__file__).resolve().parents[2]
 PROVIDER_CONFIG = REPO / "examples" / "invoices" / "gatekey.toml"
-SAMPLE_EVENT = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "aws-events" / "apiGatewayAuthorizerRequestEvent.json"
-)
+SAMPLE_EVENT = AWS_EVENTS / "apiGatewayAuthorizerRequestEvent.json"
 
 AUTHORIZER_COLD = """
 import time

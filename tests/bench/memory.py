@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from threading import Thread
 from typing import Any
 
 import boto3
 
+from tests.aws_samples import AWS_EVENTS
 from tests.bench.bench_store import BenchStore, bench_store
 
 FULL_VCPU_MB = 1769
@@ -49,9 +49,7 @@ AWS_CALL_MS = {
     "kms:GenerateMac": 8.0,
     "events:PutEvents": 15.0,
 }
-SAMPLE_EVENT = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "aws-events" / "apiGatewayAuthorizerRequestEvent.json"
-)
+SAMPLE_EVENT = AWS_EVENTS / "apiGatewayAuthorizerRequestEvent.json"
 REPEATS = 30
 
 

@@ -1,21 +1,17 @@
-"""Authorizer events shaped like the shared AWS sample, and reading the authorizer's answers."""
+"""Authorizer events shaped like AWS's own sample (events/aws/), and reading the authorizer's answers."""
 
 from __future__ import annotations
 
-import copy
-import json
-from pathlib import Path
 from typing import Any
 
+from tests.aws_samples import aws_sample
 from tests.conftest import lambda_context
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "aws-events"
 
 
 def authorizer_event(
     token: str | None, method: str = "GET", path: str = "/products", ip: str = "203.0.113.9"
 ) -> dict[str, Any]:
-    event: dict[str, Any] = copy.deepcopy(json.loads((SHARED / "apiGatewayAuthorizerRequestEvent.json").read_text()))
+    event: dict[str, Any] = aws_sample("apiGatewayAuthorizerRequestEvent.json")
     event["methodArn"] = f"arn:aws:execute-api:us-east-1:123456789012:abcdef123/test/{method}{path}"
     event["httpMethod"] = method
     event["path"] = event["resource"] = path

@@ -1,4 +1,4 @@
-"""The REQUEST authorizer Lambda against moto's server, with events shaped like the shared AWS samples."""
+"""The REQUEST authorizer Lambda against moto's server, with events shaped like AWS's own samples (events/aws/)."""
 
 from __future__ import annotations
 

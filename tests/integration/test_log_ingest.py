@@ -1,4 +1,4 @@
-"""The log-ingest Lambda on CloudWatch Logs subscription payloads shaped like ../shared/aws-events, against moto."""
+"""The log-ingest Lambda on CloudWatch Logs subscription payloads shaped like AWS's sample (events/aws/), on moto."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import gzip
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +20,10 @@ from gatekey.settings import STAGES
 from gatekey.storage import aws
 from gatekey.storage.request_logs_repository import RequestLogsRepository
 from gatekey.storage.tables import REQUEST_LOGS_TABLE
+from tests.aws_samples import AWS_EVENTS
 from tests.conftest import lambda_context
 
-SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "aws-events" / "cloudWatchLogEvent.json"
+SAMPLE = AWS_EVENTS / "cloudWatchLogEvent.json"
 API = ApiStage(stage="test")
 
 
@@ -60,7 +60,7 @@ def line(
 
 
 def delivery(messages: list[str]) -> dict[str, Any]:
-    """The shared sample event with its log events replaced by `messages`, encoded as CloudWatch Logs does."""
+    """AWS's sample event with its log events replaced by `messages`, encoded as CloudWatch Logs does."""
     sample = json.loads(SAMPLE.read_text())
     payload = json.loads(gzip.decompress(base64.b64decode(sample["awslogs"]["data"])))
     now_ms = int(time.time() * 1000)
@@ -79,7 +79,7 @@ def stored(org_id: str) -> list[dict[str, Any]]:
     return items
 
 
-def test_the_shared_sample_as_is_is_skipped_and_counted_not_failed(log_ingest: Any) -> None:
+def test_the_aws_sample_as_is_is_skipped_and_counted_not_failed(log_ingest: Any) -> None:
     report = log_ingest.lambda_handler(json.loads(SAMPLE.read_text()), lambda_context("log_ingest"))
     assert report == {"stored": 0, "malformed": 2, "unattributed": 0, "keys_touched": 0}
 

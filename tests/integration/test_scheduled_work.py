@@ -1,13 +1,12 @@
 """The scheduler Lambda against moto: rotations due, expiry notices once each, expiry; found by query, never scan.
 
-Every run gets an EventBridge scheduled event shaped like ../shared/aws-events, with the `time` of the run.
+Every run gets an EventBridge scheduled event shaped like AWS's own sample (events/aws/), with the `time` of the run.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +19,10 @@ from gatekey.domain.events import DomainEvent
 from gatekey.domain.key_lifecycle import Caller, KeyLifecycle, NewKey
 from gatekey.storage.event_bus import EventBridgeBus
 from gatekey.storage.keys_repository import KeysRepository
+from tests.aws_samples import AWS_EVENTS
 from tests.conftest import lambda_context
 
-SAMPLE = Path(__file__).resolve().parents[2] / ".." / "shared" / "aws-events" / "eventBridgeScheduledEvent.json"
+SAMPLE = AWS_EVENTS / "eventBridgeScheduledEvent.json"
 
 
 @pytest.fixture

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import APIGatewayAuthorizerRequestEvent
 from aws_lambda_powertools.utilities.parser.models import ApiGatewayAuthorizerRequest, APIGatewayProxyEventModel
@@ -25,19 +22,11 @@ from gatekey.local.events import (
     method_arn,
     proxy_event,
 )
-
-
-def _shared_dir() -> Path:
-    configured = os.environ.get("GATEKEY_SHARED_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parents[3] / ".." / "shared"
+from tests.aws_samples import aws_sample
 
 
 def _sample(name: str) -> dict[str, Any]:
-    path = _shared_dir() / "aws-events" / name
-    if not path.exists():
-        pytest.skip(f"shared AWS event samples not found at {path} (set GATEKEY_SHARED_DIR)")
-    loaded: dict[str, Any] = json.loads(path.read_text())
-    return loaded
+    return aws_sample(name)
 
 
 RECEIVED_AT = datetime(2026, 3, 4, 19, 15, 17, 135000, tzinfo=UTC)

@@ -35,7 +35,7 @@ def org_id(gatekey: RunningGatekey) -> str:
 
 def person_with_password(gatekey: RunningGatekey, email: str) -> str:
     """A member who accepted an invitation and set PASSWORD; their email."""
-    with gatekey.admin() as admin:
+    with gatekey.admin_person() as admin:
         user = ok(admin.post("/v1/users", json={"email": email, "name": "Grace", "role": "member"}), 201)
         invitation = ok(admin.post(f"/v1/users/{user['id']}/invitation"), 201)
     token = urlsplit(invitation["invitation_url"]).fragment.removeprefix("token=")

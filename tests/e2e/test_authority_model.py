@@ -458,6 +458,9 @@ def test_no_caller_ever_obtains_more_authority_than_it_holds(world: World) -> No
                 print_blob=True,
                 suppress_health_check=list(HealthCheck),
             ),
+            # Every example walks the whole STEPS (Hypothesis would otherwise try many short walks first, and the
+            # budget of steps would not be spent where the seams are).
+            _min_steps=STEPS,
         )
     except BaseException as failure:
         failure.add_note(f"replay this run: {SEED_ENV_VAR}={seed} .venv/bin/pytest {__file__}")

@@ -54,7 +54,7 @@ def session_cookie(value: str, max_age: int) -> Cookie:
     responses={
         201: {"description": "Signed in: the session cookie is set for 12 hours", "headers": SET_COOKIE},
         401: {"description": "The email or the password is not right (said alike for an email nobody has)"},
-        429: {"description": "Too many sign-in attempts for this email lately (5 per 15 minutes): wait Retry-After seconds"},
+        429: {"description": "Too many sign-in attempts for this email (5 in 15 minutes): wait Retry-After seconds"},
     },
 )
 def sign_in(body: Annotated[SignInIn, Body()]) -> Response[str]:

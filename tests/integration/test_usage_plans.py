@@ -241,7 +241,7 @@ def test_an_exhausted_quota_is_announced_once_per_period(
     assert plans.announce_exhausted_quotas(today + timedelta(minutes=5)) == 0
     (event,) = announced
     assert (event.type, event.org_id, event.data["used"], event.data["limit"]) == ("quota.exhausted", org.org_id, 3, 3)
-    assert event.data["period_start"] == datetime.combine(today.date(), datetime.min.time(), UTC).isoformat()
+    assert event.data["period_start"] == f"{today.date().isoformat()}T00:00:00.000Z"  # times end in Z (DESIGN §7)
     assert plans.announce_exhausted_quotas(today + timedelta(days=1)) == 0  # a new day: nothing used yet
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from gatekey.domain.api_keys import ApiKey, KeyStore
-from gatekey.domain.clock import utc_now
+from gatekey.domain.clock import to_iso, utc_now
 from gatekey.domain.directory import Directory, Organisation
 from gatekey.domain.errors import ConflictError, InvalidRequestError, NotFoundError
 from gatekey.domain.events import EventPublisher, new_event
@@ -207,8 +207,8 @@ class PlanAssignment:
                     "plan": plan.name,
                     "limit": plan.quota.limit,
                     "period": plan.quota.period,
-                    "period_start": start.isoformat(),
-                    "period_end": end.isoformat(),
+                    "period_start": to_iso(start),
+                    "period_end": to_iso(end),
                     "used": used,
                 }
                 self._events.announce(new_event("quota.exhausted", org_id, data, now))

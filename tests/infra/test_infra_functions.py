@@ -30,7 +30,7 @@ from gatekey.api_gateway import (
     LambdaFunction,
 )
 from gatekey.cdk.bundling import CONFIGURATION_FILE_NAME
-from gatekey.cdk.functions import FUNCTION_SIZES, FunctionSize
+from gatekey.cdk.functions import FUNCTION_SIZES, MANAGEMENT_API_READ_WRITE_TABLES, FunctionSize
 from gatekey.configuration import CONFIG_FILE_ENV_VAR, load_configuration
 from gatekey.domain.webhooks import MAX_WEBHOOKS_PER_ORG
 from gatekey.settings import CONSOLE_URL_ENV_VAR, STAGES
@@ -43,6 +43,7 @@ from gatekey.storage.tables import (
     KEYS_TABLE,
     NONCES_TABLE,
     REQUEST_LOGS_TABLE,
+    WEBHOOKS_TABLE,
 )
 from infra.build_lambda import build_lambda
 from infra.stack import STORE_DEMO_SIZE
@@ -168,6 +169,21 @@ def test_management_api_reads_and_writes_its_tables_and_encrypts_secrets(dev: Sy
         )
     key_id = secrets_key_id(dev)
     assert actions_on(statements, key_id) == {"kms:Encrypt", "kms:Decrypt"}
+
+
+def test_every_function_reaches_only_the_tables_listed_for_it(dev: SynthesizedStage) -> None:
+    """A table is granted by name, never by default: what each role reaches is exactly what the construct lists."""
+    expected = {
+        AUTHORIZER: {KEYS_TABLE, CONNECTIONS_TABLE, NONCES_TABLE},
+        MANAGEMENT_API: {*MANAGEMENT_API_READ_WRITE_TABLES, REQUEST_LOGS_TABLE, EVENTS_TABLE},
+        LOG_INGEST: {REQUEST_LOGS_TABLE, KEYS_TABLE},
+        SCHEDULER: {KEYS_TABLE, EVENTS_TABLE},
+        WEBHOOK_DELIVERY: {WEBHOOKS_TABLE, IDEMPOTENCY_TABLE},
+    }
+    for function, tables in expected.items():
+        statements = policy_statements(dev, function)
+        reached = {table for table in ALL_TABLES if actions_on(statements, table_logical_id(dev, table))}
+        assert reached == tables, function.name
 
 
 def test_management_api_cannot_touch_hmac_nonces(dev: SynthesizedStage) -> None:

@@ -169,7 +169,9 @@ class KeyLifecycle:
                 if standing != "admin":
                     raise admin_required("create keys for other users")
         request = replace(request, user_id=user_id)
-        self._require_cover(authority_of(caller, self._directory), caller.org_id, request, "the new key")
+        self._require_cover(
+            Authority(caller.org_id, standing, caller.permissions), caller.org_id, request, "the new key"
+        )
         return self._mint(caller.org_id, request, created_by=caller.user_id or caller.key_id)
 
     def create_for_customer(

@@ -76,3 +76,9 @@ def storage_errors() -> Iterator[None]:
         yield
     except (BotoCoreError, ClientError) as error:
         raise StorageUnavailableError("storage is unavailable, try again") from error
+
+
+def cancelled_on(error: ClientError) -> list[bool]:
+    """For a cancelled transaction: which of its actions failed their condition, in the order they were given."""
+    reasons = error.response.get("CancellationReasons", [])
+    return [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]

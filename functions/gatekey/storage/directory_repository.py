@@ -19,7 +19,7 @@ from gatekey.domain.directory import Organisation, User
 from gatekey.domain.errors import ConflictError, NotFoundError, StorageUnavailableError
 from gatekey.domain.ids import is_id
 from gatekey.storage import aws
-from gatekey.storage.aws import storage_errors
+from gatekey.storage.aws import cancelled_on, storage_errors
 from gatekey.storage.items import from_typed, plain, to_typed
 from gatekey.storage.paging import position_value, query_all, query_page
 from gatekey.storage.tables import (
@@ -70,12 +70,6 @@ def _attempt_window(counter: dict[str, Any] | None) -> AttemptWindow | None:
     if not counter or "attempts" not in counter:
         return None
     return AttemptWindow(attempts=int(counter["attempts"]), ends_at=from_iso(counter["window_ends_at"]))
-
-
-def _cancelled_on(error: ClientError) -> list[bool]:
-    """For a cancelled transaction: which of its actions failed their condition."""
-    reasons = error.response.get("CancellationReasons", [])
-    return [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]
 
 
 class DirectoryRepository:
@@ -254,7 +248,7 @@ class DirectoryRepository:
                     TransactItems=cast(Any, [org_is_live, claim_email, put_user])
                 )
             except ClientError as error:
-                failed = _cancelled_on(error)
+                failed = cancelled_on(error)
                 if failed[:1] == [True]:
                     raise NotFoundError(f"no organisation '{user.org_id}'") from error
                 if failed[1:2] == [True]:

@@ -13,7 +13,7 @@ from gatekey.domain.clock import from_iso, to_iso
 from gatekey.domain.errors import NotFoundError, StorageUnavailableError
 from gatekey.domain.webhooks import Webhook, WebhookLimitReachedError
 from gatekey.storage import aws
-from gatekey.storage.aws import storage_errors
+from gatekey.storage.aws import cancelled_on, storage_errors
 from gatekey.storage.items import plain, to_typed
 from gatekey.storage.paging import query_all, query_page
 from gatekey.storage.tables import WEBHOOKS_TABLE, webhook_count_item_key
@@ -94,7 +94,7 @@ class WebhooksRepository:
         try:
             aws.dynamodb_client().transact_write_items(TransactItems=cast(Any, [count_it, put_it]))
         except ClientError as error:
-            if _failed_conditions(error)[:1] == [True]:
+            if cancelled_on(error)[:1] == [True]:
                 raise WebhookLimitReachedError() from error
             raise StorageUnavailableError("storage is unavailable, try again") from error
         except BotoCoreError as error:
@@ -131,7 +131,7 @@ class WebhooksRepository:
         try:
             aws.dynamodb_client().transact_write_items(TransactItems=cast(Any, [delete_it, uncount_it]))
         except ClientError as error:
-            failed = _failed_conditions(error)
+            failed = cancelled_on(error)
             if failed[:1] == [True]:
                 raise _not_found(webhook_id) from error  # deleted meanwhile
             if failed[1:2] != [True]:
@@ -183,9 +183,3 @@ class WebhooksRepository:
             return webhooks, None
         last = webhooks[-1]
         return webhooks, {"webhook_id": last.webhook_id, "org_id": last.org_id, "created_sort": _created_sort(last)}
-
-
-def _failed_conditions(error: ClientError) -> list[bool]:
-    """Which actions of a cancelled transaction failed their condition, in the order they were given."""
-    reasons = error.response.get("CancellationReasons", [])
-    return [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]
